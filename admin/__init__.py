@@ -1,0 +1,1 @@
+"""The application shell: the `priorauth` command line now; the web app, store and API next."""

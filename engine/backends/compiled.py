@@ -1,0 +1,97 @@
+"""The compiled backend: rule conditions as Python closures over memoised atoms, indexed by gate.
+
+Most rules open with a membership test (`service.codes: {any_in: lumbar_mri}`). Such a test is a
+*gate*: the rule cannot fire unless the case holds a value in that set. For each gated path the
+runner keeps a cache from a value to the rules whose gate admits it, so a case only evaluates the
+rules its codes can reach, plus the ungated ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any
+
+from engine.plan import And, AtomRef, Expr, Flat, Neg, Plan, Predicate
+
+Memo = list[Any]
+Check = Callable[[Flat, date, Memo], bool]
+_CACHE_LIMIT = 50_000
+
+
+def _compile(expr: Expr, tests: Sequence[Predicate]) -> Check:
+    if isinstance(expr, AtomRef):
+        index, test = expr.index, tests[expr.index]
+
+        def atom(flat: Flat, as_of: date, memo: Memo) -> bool:
+            value = memo[index]
+            if value is None:
+                value = memo[index] = test(flat, as_of)
+            return bool(value)
+
+        return atom
+    if isinstance(expr, Neg):
+        inner = _compile(expr.child, tests)
+        return lambda flat, as_of, memo: not inner(flat, as_of, memo)
+    parts = tuple(_compile(c, tests) for c in expr.children)
+    if len(parts) == 1:
+        return parts[0]
+    if isinstance(expr, And):
+
+        def conj(flat: Flat, as_of: date, memo: Memo) -> bool:
+            for part in parts:
+                if not part(flat, as_of, memo):
+                    return False
+            return True
+
+        return conj
+
+    def disj(flat: Flat, as_of: date, memo: Memo) -> bool:
+        for part in parts:
+            if part(flat, as_of, memo):
+                return True
+        return False
+
+    return disj
+
+
+class CompiledRunner:
+    """Evaluates one plan with indexed Python predicates."""
+
+    def __init__(self, plan: Plan) -> None:
+        tests = tuple(a.test for a in plan.atoms)
+        self._checks = tuple(_compile(e, tests) for e in plan.conditions)
+        self._size = len(plan.atoms)
+        self._ungated = tuple(i for i, g in enumerate(plan.gates) if g is None)
+        gated: dict[str, list[tuple[int, Callable[[Any], bool]]]] = {}
+        for position, gate in enumerate(plan.gates):
+            if gate is not None:
+                gated.setdefault(gate.path, []).append((position, gate.member))
+        self._gated: tuple[
+            tuple[str, tuple[tuple[int, Callable[[Any], bool]], ...], dict[str, tuple[int, ...]]], ...
+        ] = tuple((path, tuple(rules), {}) for path, rules in gated.items())
+
+    def _candidates(self, flat: Flat) -> list[int]:
+        found: set[int] = set(self._ungated)
+        for path, rules, cache in self._gated:
+            value = flat.get(path)
+            if value is None:
+                continue
+            for v in value if type(value) is list else (value,):
+                if type(v) is not str:
+                    continue
+                hit = cache.get(v)
+                if hit is None:
+                    if len(cache) >= _CACHE_LIMIT:
+                        cache.clear()  # bounded memory whatever the stream of codes
+                    hit = cache[v] = tuple(p for p, member in rules if member(v))
+                found.update(hit)
+        return sorted(found)
+
+    def fired(self, flat: Flat, as_of: date) -> list[int]:
+        memo: Memo = [None] * self._size
+        checks = self._checks
+        return [p for p in self._candidates(flat) if checks[p](flat, as_of, memo)]
+
+    def fired_many(self, cases: Sequence[tuple[Flat, date]]) -> list[list[int]]:
+        return [self.fired(flat, as_of) for flat, as_of in cases]

@@ -1,0 +1,202 @@
+"""Combining the rules that fired into a Decision, with its explanation.
+
+Outcomes (spec "Outcomes and how they combine"): rules are taken in evaluation order; a `final`
+rule cuts every later one (still reported, `applied: false`); `auth`, `channel`, `portal`, `fax`,
+`queue`, `urgency` come from the first applied rule that sets them (then defaults / the case);
+`forms`, `missing`, `notes` are unions in first-appearance order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, timedelta
+from typing import Any
+
+from engine.conditions import Leaf, Node, Quantifier
+from engine.conditions import Not as NotNode
+from engine.plan import Flat, Plan
+from engine.rulesets import DEFAULT_TURNAROUND
+
+FormCheck = Callable[[str, Flat], bool]
+Decision = dict[str, Any]
+
+
+def jsonable(value: Any) -> Any:
+    """A fact value as JSON (dates as ISO text)."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    return value
+
+
+def due_date(as_of: date, urgency: str, turnaround: Mapping[str, int]) -> str:
+    """The date the payer's decision is owed for a request sent on `as_of`."""
+    key = "standard" if urgency == "standard" else "expedited"  # emergency is computed as expedited
+    return (as_of + timedelta(days=turnaround.get(key, DEFAULT_TURNAROUND[key]))).isoformat()
+
+
+def decide(plan: Plan, flat: Flat, as_of: date, fired: Iterable[int], form_complete: FormCheck) -> Decision:
+    """The decision for one case, given the positions of the rules whose `when` held."""
+    ruleset = plan.ruleset
+    chosen: dict[str, Any] = {
+        "auth": None,
+        "channel": None,
+        "portal": None,
+        "fax": None,
+        "queue": None,
+        "urgency": None,
+    }
+    forms: dict[str, None] = {}
+    notes: dict[str, None] = {}
+    missing: dict[str, dict[str, Any]] = {}
+    satisfied: dict[str, dict[str, Any]] = {}
+    why_missing: dict[str, str] = {}
+    fired_out: list[dict[str, Any]] = []
+    cut = False
+    for position in fired:
+        rule = plan.rules[position]
+        fired_out.append(
+            {
+                "rule": rule.id,
+                "priority": rule.priority,
+                "applied": not cut,
+                "facts": {path: jsonable(flat.get(path)) for path in rule.paths},
+            }
+        )
+        if cut:
+            continue
+        for key in chosen:
+            if chosen[key] is None:
+                chosen[key] = getattr(rule, key)
+        forms.update(dict.fromkeys(rule.forms))
+        notes.update(dict.fromkeys(rule.notes))
+        for iid in rule.require:
+            if iid in missing or iid in satisfied:
+                continue
+            check = plan.items[iid]
+            if check.satisfied is not None and check.satisfied(flat, as_of):
+                satisfied[iid] = {"id": iid, "label": check.label, "by": check.matching_records(flat, as_of)}
+            else:
+                item = ruleset.items[iid]
+                why = (
+                    f"rule '{rule.id}' requires it and nothing in the case satisfies it ({describe(item.satisfied_by)})"
+                    if item.satisfied_by is not None
+                    else f"rule '{rule.id}' requires it and only a person can confirm it"
+                )
+                missing[iid] = {"id": iid, "label": check.label, "rule": rule.id}
+                why_missing[iid] = why
+        for mid, label in rule.missing:
+            if mid not in missing:
+                satisfied.pop(mid, None)
+                missing[mid] = {"id": mid, "label": label, "rule": rule.id}
+                why_missing[mid] = f"rule '{rule.id}' names it as missing"
+        if rule.final:
+            cut = True
+    auth = chosen["auth"] or "unknown"
+    defaults = ruleset.defaults
+    urgency = chosen["urgency"] or flat.get("urgency") or "standard"
+    due = due_date(as_of, urgency, defaults.turnaround) if auth in ("required", "review") else None
+    form_list = list(forms)
+    ready = auth == "not-required" or (
+        auth in ("required", "review") and not missing and all(form_complete(f, flat) for f in form_list)
+    )
+    return {
+        "case_id": flat.get("case_id"),
+        "ruleset": {"id": ruleset.id, "version": ruleset.version, "sha256": ruleset.sha256},
+        "auth": auth,
+        "channel": chosen["channel"] or defaults.channel,
+        "portal": chosen["portal"] or defaults.portal,
+        "queue": chosen["queue"] or defaults.queue,
+        "urgency": urgency,
+        "due": due,
+        "forms": form_list,
+        "missing": list(missing.values()),
+        "satisfied": list(satisfied.values()),
+        "ready": ready,
+        "fired": fired_out,
+        "fax": chosen["fax"] or defaults.fax,
+        "notes": list(notes),
+        "reason": None,
+        "why_missing": why_missing,
+    }
+
+
+def undecided(flat: Flat, reason: str, rulesets: list[str] | None = None) -> Decision:
+    """The decision when no ruleset applies (`rulesets` None) or several do (`rulesets` named)."""
+    urgency = flat.get("urgency") or "standard"
+    as_of = flat.get("as_of")
+    conflict = rulesets is not None
+    decision: Decision = {
+        "case_id": flat.get("case_id"),
+        "ruleset": None,
+        "auth": "review" if conflict else "unknown",
+        "channel": None,
+        "portal": None,
+        "queue": None,
+        "urgency": urgency,
+        "due": due_date(as_of, urgency, DEFAULT_TURNAROUND) if conflict and isinstance(as_of, date) else None,
+        "forms": [],
+        "missing": [],
+        "satisfied": [],
+        "ready": False,
+        "fired": [],
+        "fax": None,
+        "notes": [],
+        "reason": reason,
+        "why_missing": {},
+    }
+    if conflict:
+        decision["rulesets"] = rulesets
+    return decision
+
+
+def describe(node: Node | None) -> str:
+    """A condition in words, for explanations ("documents: some with type = order")."""
+    if node is None:
+        return "nothing"
+    if isinstance(node, Leaf):
+        arg = node.arg
+        shown = (
+            f"value set {arg.name}"
+            if hasattr(arg, "codes")
+            else arg.pattern
+            if hasattr(arg, "pattern")
+            else ", ".join(sorted(str(jsonable(v)) for v in arg))
+            if isinstance(arg, frozenset)
+            else " and ".join(str(jsonable(v)) for v in arg)
+            if isinstance(arg, tuple)
+            else str(jsonable(arg))
+        )
+        words = {
+            "eq": "=",
+            "ne": "≠",
+            "lt": "<",
+            "lte": "≤",
+            "gt": ">",
+            "gte": "≥",
+            "in": "in",
+            "not_in": "not in",
+            "any_in": "has any of",
+            "all_in": "all in",
+            "none_in": "has none of",
+            "exists": "exists:",
+            "matches": "matches",
+            "prefix": "starts with",
+            "between": "between",
+            "within_days": "within the last days:",
+            "older_than_days": "older than days:",
+        }
+        return f"{node.path} {words.get(node.op, node.op)} {shown}"
+    if isinstance(node, Quantifier):
+        inner = describe(node.where) if node.where is not None else ""
+        if node.kind == "count":
+            counts = " and ".join(f"{op} {arg}" for op, arg in node.count)
+            return f"{node.path}: count{' of ' + inner if inner else ''} {counts}"
+        return f"{node.path}: {node.kind} with {inner}"
+    if isinstance(node, NotNode):
+        return f"not ({describe(node.child)})"
+    joiner = " and " if type(node).__name__ == "All" else " or "
+    return joiner.join(describe(c) for c in node.children)

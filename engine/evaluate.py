@@ -1,0 +1,179 @@
+"""Which ruleset applies to a case, and its decision: the engine's front door.
+
+evaluator = Evaluator(rulesets, forms, backend="durable")
+evaluator.evaluate(facts, today)                 # one decision (dict), or raises FactsError
+evaluator.evaluate_many(iterable_of_facts, today)  # (decision | EngineError) per case, in order
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from engine.backends import BACKENDS, Runner, prepare
+from engine.decision import Decision, decide, undecided
+from engine.errors import EngineError, FactsError
+from engine.facts import base_types, check_types
+from engine.facts import prepare as prepare_facts
+from engine.forms import Form
+from engine.plan import Flat, Plan, compile_plan
+from engine.rulesets import Ruleset
+
+BATCH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    ruleset: Ruleset
+    plan: Plan
+    extra_types: Mapping[str, str]
+
+
+class Evaluator:
+    """Evaluates cases against a fixed set of ruleset versions (and the forms they name)."""
+
+    def __init__(
+        self, rulesets: Iterable[Ruleset], forms: Mapping[str, Form] | None = None, backend: str = "durable"
+    ) -> None:
+        if backend not in BACKENDS:
+            raise EngineError(f"unknown engine backend '{backend}': use one of {', '.join(BACKENDS)}")
+        self.backend = backend
+        self.forms: Mapping[str, Form] = dict(forms or {})
+        base = base_types()
+        self._by_payer: dict[str, list[_Compiled]] = {}
+        self._runners: dict[str, Runner] = {}
+        for ruleset in rulesets:
+            extra = {p: t for p, t in ruleset.types.items() if p not in base}
+            self._by_payer.setdefault(ruleset.payer, []).append(
+                _Compiled(ruleset, compile_plan(ruleset), extra)
+            )
+
+    def runner(self, plan: Plan) -> Runner:
+        key = plan.ruleset.sha256 + (plan.ruleset.file or "")
+        runner = self._runners.get(key)
+        if runner is None:
+            runner = self._runners[key] = prepare(self.backend, plan)
+        return runner
+
+    def form_complete(self, form_id: str, flat: Flat) -> bool:
+        form = self.forms.get(form_id)
+        return form is not None and form.complete(flat.get(f"answers.{form_id}"))
+
+    # -- selection -------------------------------------------------------------------------------
+    def select(self, facts: Mapping[str, Any], today: date) -> tuple[dict[str, Any], _Compiled | Decision]:
+        """Prepare the facts and choose the ruleset version that applies (or the undecided decision)."""
+        flat = prepare_facts(facts, today)
+        self._apply_form_facts(flat)
+        payer = flat.get("coverage.payer")
+        if not isinstance(payer, str):
+            return flat, undecided(flat, "the case names no payer (coverage.payer)")
+        candidates = self._by_payer.get(payer)
+        if not candidates:
+            return flat, undecided(flat, f"no ruleset for payer '{payer}'")
+        on = flat.get("service.date") or flat["as_of"]
+        in_effect = [c for c in candidates if c.ruleset.in_effect(on)]
+        if not in_effect:
+            return flat, undecided(
+                flat, f"no ruleset version for payer '{payer}' is in effect on {on.isoformat()}"
+            )
+        best: dict[str, tuple[_Compiled, dict[str, Any]]] = {}
+        for compiled in in_effect:
+            typed = _typed(flat, compiled.extra_types)
+            scope = compiled.plan.scope
+            if scope is not None and not scope(typed, typed["as_of"]):
+                continue
+            held = best.get(compiled.ruleset.id)
+            if held is None or (compiled.ruleset.version or 0) > (held[0].ruleset.version or 0):
+                best[compiled.ruleset.id] = (compiled, typed)
+        if not best:
+            return flat, undecided(
+                flat, f"the case is outside the scope of every ruleset for payer '{payer}'"
+            )
+        if len(best) > 1:
+            ids = sorted(best)
+            return flat, undecided(
+                flat, "rulesets " + " and ".join(f"'{i}'" for i in ids) + " both apply to this case", ids
+            )
+        compiled, typed = next(iter(best.values()))
+        return typed, compiled
+
+    def _apply_form_facts(self, flat: dict[str, Any]) -> None:
+        # A form's answers land on the fact paths its `facts:` names, unless the case states them.
+        for form_id, form in self.forms.items():
+            answers = flat.get(f"answers.{form_id}")
+            if isinstance(answers, Mapping):
+                for field, path in form.facts.items():
+                    if field in answers and answers[field] is not None and path not in flat:
+                        flat[path] = answers[field]
+
+    # -- evaluation ------------------------------------------------------------------------------
+    def evaluate(self, facts: Mapping[str, Any], today: date) -> Decision:
+        """The decision for one case. Raises FactsError (wrong types) or BackendError."""
+        flat, chosen = self.select(facts, today)
+        if not isinstance(chosen, _Compiled):
+            return chosen
+        as_of = flat["as_of"]
+        fired = self.runner(chosen.plan).fired(flat, as_of)
+        return decide(chosen.plan, flat, as_of, fired, self.form_complete)
+
+    def evaluate_many(
+        self, cases: Iterable[Mapping[str, Any] | EngineError], today: date
+    ) -> Iterator[Decision | EngineError]:
+        """Decisions in input order, batched per ruleset so durable-rules sees many facts per call.
+
+        An input that is already an EngineError (a line that did not parse) passes through.
+        """
+        chunk: list[Mapping[str, Any] | EngineError] = []
+        for case in cases:
+            chunk.append(case)
+            if len(chunk) >= BATCH:
+                yield from self._chunk(chunk, today)
+                chunk = []
+        if chunk:
+            yield from self._chunk(chunk, today)
+
+    def _chunk(
+        self, cases: Sequence[Mapping[str, Any] | EngineError], today: date
+    ) -> list[Decision | EngineError]:
+        out: list[Decision | EngineError | None] = [None] * len(cases)
+        pending: dict[str, tuple[_Compiled, list[tuple[int, Flat]]]] = {}
+        for index, case in enumerate(cases):
+            if isinstance(case, EngineError):
+                out[index] = case
+                continue
+            try:
+                flat, chosen = self.select(case, today)
+            except FactsError as exc:
+                out[index] = exc
+                continue
+            if isinstance(chosen, _Compiled):
+                key = chosen.ruleset.sha256 + chosen.ruleset.file
+                pending.setdefault(key, (chosen, []))[1].append((index, flat))
+            else:
+                out[index] = chosen
+        for chosen, members in pending.values():
+            runner = self.runner(chosen.plan)
+            batch = [(flat, flat["as_of"]) for _, flat in members]
+            try:
+                results = runner.fired_many(batch)
+            except EngineError as exc:
+                for index, _ in members:
+                    out[index] = exc
+                continue
+            for (index, typed), fired in zip(members, results, strict=True):
+                out[index] = decide(chosen.plan, typed, typed["as_of"], fired, self.form_complete)
+        return [o for o in out if o is not None]
+
+
+def _typed(flat: dict[str, Any], extra: Mapping[str, str]) -> dict[str, Any]:
+    """`flat` with a ruleset's own paths (clinical.*, answers.*) type-checked; raises FactsError."""
+    present = {p: t for p, t in extra.items() if p in flat}
+    if not present:
+        return flat
+    view = dict(flat)
+    errors = check_types(view, present)
+    if errors:
+        raise FactsError(errors)
+    return view

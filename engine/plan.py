@@ -1,0 +1,267 @@
+"""A Ruleset compiled once into an immutable evaluation plan, shared by both backends.
+
+The plan turns every leaf test of every rule into an *atom*: a Python predicate over the case's
+flat facts (value-set membership, date arithmetic, regexes, record quantifiers all live here).
+Identical tests share one atom. A rule's `when` becomes a boolean expression over atoms
+(`Atom`, `And`, `Or`, `Neg`) that a backend evaluates: the compiled backend with Python closures,
+the durable backend as a durable-rules network over a flat fact of atom values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Union
+
+from engine import conditions
+from engine.conditions import Leaf, Node, Quantifier, record_value, test_leaf, test_quantifier
+from engine.rulesets import Rule, Ruleset
+from engine.valuesets import ValueSet
+
+Flat = Mapping[str, Any]
+Predicate = Callable[[Flat, date], bool]
+RecordPredicate = Callable[[Mapping[str, Any], date], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class AtomRef:
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    children: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    children: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Neg:
+    child: Expr
+
+
+Expr = Union[AtomRef, And, Or, Neg]  # noqa: UP007
+TRUE = And(())
+
+
+@dataclass(frozen=True, slots=True)
+class Atom:
+    index: int
+    key: str
+    test: Predicate
+    leaf: Leaf | None  # None for record quantifiers
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """A conjunct a rule cannot fire without: `path` holds a value in `member` (for indexing)."""
+
+    path: str
+    is_list: bool
+    member: Callable[[Any], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemCheck:
+    id: str
+    label: str
+    satisfied: Predicate | None  # None: nothing can satisfy it
+    matching_records: Callable[[Flat, date], list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything needed to evaluate one ruleset version, compiled once."""
+
+    ruleset: Ruleset
+    atoms: tuple[Atom, ...]
+    rules: tuple[Rule, ...]  # in evaluation order: priority high to low, then document order
+    conditions: tuple[Expr, ...]  # one per rule, same order
+    gates: tuple[Gate | None, ...]  # one per rule, same order
+    scope: Predicate | None
+    items: Mapping[str, ItemCheck]
+
+
+def compile_plan(ruleset: Ruleset) -> Plan:
+    """Compile a validated Ruleset. Pure and deterministic; callers cache by sha256."""
+    builder = _Builder()
+    ordered = tuple(sorted(ruleset.rules, key=lambda r: (-r.priority, r.index)))
+    exprs = tuple(builder.expr(rule.when) for rule in ordered)
+    gates = tuple(_gate(rule.when) for rule in ordered)
+    scope = builder.predicate(ruleset.scope) if ruleset.scope is not None else None
+    items = {
+        iid: ItemCheck(
+            iid,
+            item.label,
+            builder.predicate(item.satisfied_by) if item.satisfied_by is not None else None,
+            _record_matcher(item.satisfied_by),
+        )
+        for iid, item in ruleset.items.items()
+    }
+    return Plan(ruleset, tuple(builder.atoms), ordered, exprs, gates, scope, items)
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.atoms: list[Atom] = []
+        self.by_key: dict[str, int] = {}
+
+    def atom(self, node: Leaf | Quantifier) -> AtomRef:
+        key = _key(node)
+        if key not in self.by_key:
+            index = len(self.atoms)
+            test = leaf_predicate(node) if isinstance(node, Leaf) else quantifier_predicate(node)
+            self.atoms.append(Atom(index, key, test, node if isinstance(node, Leaf) else None))
+            self.by_key[key] = index
+        return AtomRef(self.by_key[key])
+
+    def expr(self, node: Node) -> Expr:
+        if isinstance(node, Leaf | Quantifier):
+            return self.atom(node)
+        if isinstance(node, conditions.Not):
+            return Neg(self.expr(node.child))
+        if isinstance(node, conditions.All):
+            return And(tuple(self.expr(c) for c in node.children))
+        return Or(tuple(self.expr(c) for c in node.children))
+
+    def predicate(self, node: Node) -> Predicate:
+        return evaluator(self.expr(node), tuple(a.test for a in self.atoms))
+
+
+def evaluator(expr: Expr, tests: tuple[Predicate, ...]) -> Predicate:
+    """A closure evaluating `expr` directly (no memo): for scopes and items."""
+    if isinstance(expr, AtomRef):
+        return tests[expr.index]
+    if isinstance(expr, Neg):
+        inner = evaluator(expr.child, tests)
+        return lambda flat, as_of: not inner(flat, as_of)
+    parts = tuple(evaluator(c, tests) for c in expr.children)
+    if isinstance(expr, And):
+        return lambda flat, as_of: all(p(flat, as_of) for p in parts)
+    return lambda flat, as_of: any(p(flat, as_of) for p in parts)
+
+
+def _key(node: Leaf | Quantifier) -> str:
+    if isinstance(node, Leaf):
+        arg = node.arg
+        shown = (
+            f"valueset:{arg.name}"
+            if hasattr(arg, "codes")
+            else f"re:{arg.pattern}"
+            if hasattr(arg, "pattern")
+            else repr(sorted(arg, key=repr))
+            if isinstance(arg, frozenset)
+            else repr(arg)
+        )
+        return f"{node.path} {node.op} {shown}"
+    return f"{node.path} {node.kind} {node.count!r} {_node_key(node.where)}"
+
+
+def _node_key(node: Node | None) -> str:
+    if node is None:
+        return "-"
+    if isinstance(node, Leaf | Quantifier):
+        return _key(node)
+    if isinstance(node, conditions.Not):
+        return f"not({_node_key(node.child)})"
+    name = "all" if isinstance(node, conditions.All) else "any"
+    return f"{name}(" + ",".join(_node_key(c) for c in node.children) + ")"
+
+
+def leaf_predicate(leaf: Leaf) -> Predicate:
+    """A fast closure for the common operators; the shared semantics otherwise."""
+    path, op, arg = leaf.path, leaf.op, leaf.arg
+    if op == "any_in":
+
+        def any_in(flat: Flat, as_of: date) -> bool:
+            value = flat.get(path)
+            if type(value) is not list:
+                return False
+            try:
+                return any(v in arg for v in value)
+            except TypeError:  # an untyped answers.* list holding records
+                return test_leaf(leaf, value, as_of)
+
+        return any_in
+    if op == "exists":
+        return lambda flat, as_of: (flat.get(path) is not None) is arg
+    return lambda flat, as_of: test_leaf(leaf, flat.get(path), as_of)
+
+
+def record_predicate(node: Node) -> RecordPredicate:
+    """A closure testing one record (a document) against a condition on its fields."""
+    if isinstance(node, Leaf):
+        leaf = node
+        return lambda record, as_of: test_leaf(leaf, record_value(record, leaf.path), as_of)
+    if isinstance(node, Quantifier):
+        q, inner = node, record_predicate(node.where) if node.where is not None else None
+        return lambda record, as_of: test_quantifier(q, record_value(record, q.path), inner, as_of)
+    if isinstance(node, conditions.Not):
+        child = record_predicate(node.child)
+        return lambda record, as_of: not child(record, as_of)
+    parts = tuple(record_predicate(c) for c in node.children)
+    if isinstance(node, conditions.All):
+        return lambda record, as_of: all(p(record, as_of) for p in parts)
+    return lambda record, as_of: any(p(record, as_of) for p in parts)
+
+
+def quantifier_predicate(q: Quantifier) -> Predicate:
+    where = record_predicate(q.where) if q.where is not None else None
+    path = q.path
+    return lambda flat, as_of: test_quantifier(q, flat.get(path), where, as_of)
+
+
+def _record_matcher(node: Node | None) -> Callable[[Flat, date], list[str]]:
+    """Ids of the records that match what an item's condition asks of them (for `satisfied.by`)."""
+    found: list[Quantifier] = []
+
+    def walk(n: Node | None, negated: bool) -> None:
+        if isinstance(n, Quantifier) and not negated and n.kind != "none" and n.where is not None:
+            found.append(n)
+        elif isinstance(n, conditions.Not):
+            walk(n.child, not negated)
+        elif isinstance(n, conditions.All | conditions.AnyOf):
+            for child in n.children:
+                walk(child, negated)
+
+    walk(node, False)
+    tests = [(q.path, record_predicate(q.where)) for q in found if q.where is not None]
+
+    def matching(flat: Flat, as_of: date) -> list[str]:
+        ids: list[str] = []
+        for path, test in tests:
+            for record in flat.get(path) or ():
+                rid = record.get("id")
+                if isinstance(rid, str) and rid not in ids and test(record, as_of):
+                    ids.append(rid)
+        return ids
+
+    return matching
+
+
+def _gate(node: Node) -> Gate | None:
+    """The first top-level conjunct of `node` that is a membership test usable as an index key."""
+    conjuncts = node.children if isinstance(node, conditions.All) else (node,)
+    for c in conjuncts:
+        if isinstance(c, Leaf) and c.op in ("any_in", "in", "eq") and c.path not in ("as_of",):
+            arg = c.arg
+            if c.op == "eq":
+                if type(arg) is str:
+                    return Gate(c.path, False, _equals(arg))
+                continue
+            if isinstance(arg, ValueSet) or all(type(v) is str for v in arg):
+                # sets of codes hold only strings, so membership is exact for any value
+                return Gate(c.path, c.op == "any_in", _within(arg))
+    return None
+
+
+def _equals(wanted: str) -> Callable[[Any], bool]:
+    return lambda value: value == wanted
+
+
+def _within(codes: ValueSet | frozenset[str]) -> Callable[[Any], bool]:
+    return lambda value: type(value) is str and value in codes
