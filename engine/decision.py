@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from engine.conditions import Leaf, Node, Quantifier
-from engine.conditions import Not as NotNode
 from engine.plan import Flat, Plan
 from engine.rulesets import DEFAULT_TURNAROUND
 
@@ -21,8 +19,16 @@ FormCheck = Callable[[str, Flat], bool]
 Decision = dict[str, Any]
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def jsonable(value: Any) -> Any:
     """A fact value as JSON (dates as ISO text)."""
+    cls = type(value)
+    if cls in _PLAIN:
+        return value
+    if cls is list and all(type(v) is str for v in value):
+        return list(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, list):
@@ -80,10 +86,9 @@ def decide(plan: Plan, flat: Flat, as_of: date, fired: Iterable[int], form_compl
             if check.satisfied is not None and check.satisfied(flat, as_of):
                 satisfied[iid] = {"id": iid, "label": check.label, "by": check.matching_records(flat, as_of)}
             else:
-                item = ruleset.items[iid]
                 why = (
-                    f"rule '{rule.id}' requires it and nothing in the case satisfies it ({describe(item.satisfied_by)})"
-                    if item.satisfied_by is not None
+                    f"rule '{rule.id}' requires it and nothing in the case satisfies it ({check.condition})"
+                    if check.satisfied is not None
                     else f"rule '{rule.id}' requires it and only a person can confirm it"
                 )
                 missing[iid] = {"id": iid, "label": check.label, "rule": rule.id}
@@ -151,52 +156,3 @@ def undecided(flat: Flat, reason: str, rulesets: list[str] | None = None) -> Dec
     if conflict:
         decision["rulesets"] = rulesets
     return decision
-
-
-def describe(node: Node | None) -> str:
-    """A condition in words, for explanations ("documents: some with type = order")."""
-    if node is None:
-        return "nothing"
-    if isinstance(node, Leaf):
-        arg = node.arg
-        shown = (
-            f"value set {arg.name}"
-            if hasattr(arg, "codes")
-            else arg.pattern
-            if hasattr(arg, "pattern")
-            else ", ".join(sorted(str(jsonable(v)) for v in arg))
-            if isinstance(arg, frozenset)
-            else " and ".join(str(jsonable(v)) for v in arg)
-            if isinstance(arg, tuple)
-            else str(jsonable(arg))
-        )
-        words = {
-            "eq": "=",
-            "ne": "≠",
-            "lt": "<",
-            "lte": "≤",
-            "gt": ">",
-            "gte": "≥",
-            "in": "in",
-            "not_in": "not in",
-            "any_in": "has any of",
-            "all_in": "all in",
-            "none_in": "has none of",
-            "exists": "exists:",
-            "matches": "matches",
-            "prefix": "starts with",
-            "between": "between",
-            "within_days": "within the last days:",
-            "older_than_days": "older than days:",
-        }
-        return f"{node.path} {words.get(node.op, node.op)} {shown}"
-    if isinstance(node, Quantifier):
-        inner = describe(node.where) if node.where is not None else ""
-        if node.kind == "count":
-            counts = " and ".join(f"{op} {arg}" for op, arg in node.count)
-            return f"{node.path}: count{' of ' + inner if inner else ''} {counts}"
-        return f"{node.path}: {node.kind} with {inner}"
-    if isinstance(node, NotNode):
-        return f"not ({describe(node.child)})"
-    joiner = " and " if type(node).__name__ == "All" else " or "
-    return joiner.join(describe(c) for c in node.children)

@@ -9,7 +9,6 @@ a value of the wrong type is an error that names the path (never the value: it m
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from functools import cache
@@ -26,7 +25,6 @@ DECLARABLE_TYPES = SCALAR_TYPES | LIST_TYPES
 ALL_TYPES = DECLARABLE_TYPES | {"object", "[object]", "any"}
 
 URGENCIES = ("standard", "expedited", "emergency")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @cache
@@ -86,15 +84,17 @@ def element_types() -> dict[str, dict[str, str]]:
 
 def parse_date(value: object) -> date | None:
     """A date from a YAML date or an ISO `YYYY-MM-DD` string; None when it is neither."""
+    if type(value) is str:
+        if len(value) == 10 and value[4] == "-" and value[7] == "-" and value[:4].isdigit():
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                return None
+        return None
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
-    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            return None
     return None
 
 
@@ -131,40 +131,39 @@ def _kind_of(value: object) -> str:
 
 def coerce(kind: str, value: Any) -> tuple[bool, Any]:
     """Check `value` against a fact type; return (ok, value made ready: dates parsed)."""
-    if kind == "any":
-        return True, value
+    cls = type(value)
     if kind == "string":
-        return isinstance(value, str), value
-    if kind == "number":
-        return _is_number(value), value
-    if kind == "integer":
-        return (_is_number(value) and float(value).is_integer()), value
-    if kind == "boolean":
-        return isinstance(value, bool), value
+        return cls is str, value
     if kind == "date":
         parsed = parse_date(value)
         return parsed is not None, parsed
     if kind == "[string]":
-        return isinstance(value, list) and all(isinstance(v, str) for v in value), value
-    if kind == "[number]":
-        return isinstance(value, list) and all(_is_number(v) for v in value), value
-    if kind == "object":
-        return isinstance(value, dict), value
+        return cls is list and all(type(v) is str for v in value), value
+    if kind == "number":
+        return cls is int or cls is float, value
+    if kind == "integer":
+        return cls is int or (cls is float and value.is_integer()), value
+    if kind == "boolean":
+        return cls is bool, value
     if kind == "[object]":
-        return isinstance(value, list) and all(isinstance(v, dict) for v in value), value
-    return False, value
+        return cls is list and all(type(v) is dict for v in value), value
+    if kind == "[number]":
+        return cls is list and all(type(v) is int or type(v) is float for v in value), value
+    if kind == "object":
+        return cls is dict, value
+    return kind == "any", value
 
 
-def flatten(facts: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Dotted path -> value for every leaf; lists are leaves; nulls are dropped (a null is missing)."""
-    flat: dict[str, Any] = {}
+def flatten(facts: Mapping[str, Any], prefix: str = "", flat: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Dotted path -> value for every leaf (objects too); lists are leaves; nulls are dropped."""
+    flat = {} if flat is None else flat
     for key, value in facts.items():
+        if value is None:
+            continue
         path = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat[path] = value
-            flat.update(flatten(value, path + "."))
-        elif value is not None:
-            flat[path] = value
+        flat[path] = value
+        if type(value) is dict:
+            flatten(value, path + ".", flat)
     return flat
 
 
@@ -216,22 +215,85 @@ def age_at(birth: date, on: date) -> int:
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
+# A node of the compiled schema: (path, type, children). Children None on an object means its
+# sub-paths are free (clinical.*, answers.*): flattened here, typed later by a ruleset or form.
+_Node = tuple[str, str, "dict[str, _Node] | None"]
+
+
+@cache
+def _schema_tree() -> dict[str, _Node]:
+    root: dict[str, _Node] = {}
+    for path, kind in base_types().items():
+        parts = path.split(".")
+        level = root
+        for part in parts[:-1]:
+            parent = level[part]
+            if parent[2] is None:
+                level[part] = parent = (parent[0], parent[1], {})
+            level = parent[2]  # type: ignore[assignment]
+        level[parts[-1]] = (path, kind, None)
+    return root
+
+
+def _read(
+    tree: dict[str, _Node], facts: Mapping[str, Any], flat: dict[str, Any], errors: list[tuple[str, str]]
+) -> None:
+    records = element_types()
+    for key, value in facts.items():
+        node = tree.get(key)
+        if node is None or value is None:
+            continue  # a path no schema knows is ignored; a null is a missing fact
+        path, kind, children = node
+        if kind == "object":
+            if type(value) is not dict:
+                errors.append((path, f"expected an object, got {_kind_of(value)}"))
+                continue
+            flat[path] = value
+            if children is None:
+                flatten(value, path + ".", flat)
+            else:
+                _read(children, value, flat, errors)
+            continue
+        cls = type(value)
+        # the common kinds inline: this loop runs for every fact of every case
+        if kind == "string" and cls is str:
+            flat[path] = value
+            continue
+        if kind == "[string]" and cls is list:
+            for v in value:
+                if type(v) is not str:
+                    break
+            else:
+                flat[path] = value
+                continue
+        ok, ready = coerce(kind, value)
+        if not ok:
+            errors.append((path, f"expected {_EXPECTED.get(kind, kind)}, got {_kind_of(value)}"))
+            continue
+        if kind == "[object]" and path in records:
+            ready, record_errors = _check_records(path, ready, records[path])
+            errors.extend(record_errors)
+        flat[path] = ready
+
+
 def prepare(facts: Mapping[str, Any], today: date) -> dict[str, Any]:
     """Flatten and type-check the base paths; fill `as_of` and derive `patient.age`.
 
-    Raises FactsError naming every path of the wrong type.
+    Raises FactsError naming every path of the wrong type (never the value).
     """
     if not isinstance(facts, Mapping):
         raise FactsError([("(case)", "the case facts must be a JSON object")])
-    flat = flatten(facts)
-    errors = check_types(flat, base_types())
-    if "urgency" in flat and flat["urgency"] not in URGENCIES:
+    flat: dict[str, Any] = {}
+    errors: list[tuple[str, str]] = []
+    _read(_schema_tree(), facts, flat, errors)
+    urgency = flat.get("urgency")
+    if urgency is not None and urgency not in URGENCIES:
         errors.append(("urgency", "must be one of " + ", ".join(URGENCIES)))
         del flat["urgency"]
     if errors:
         raise FactsError(errors)
-    flat.setdefault("as_of", today)
+    as_of = flat.setdefault("as_of", today)
     birth = flat.get("patient.birth_date")
     if birth is not None:
-        flat["patient.age"] = age_at(birth, flat["as_of"])
+        flat["patient.age"] = age_at(birth, as_of)
     return flat

@@ -15,9 +15,10 @@ from datetime import date
 from typing import Any, Union
 
 from engine import conditions
-from engine.conditions import Leaf, Node, Quantifier, record_value, test_leaf, test_quantifier
+from engine.conditions import Leaf, Node, Quantifier, record_value, test_leaf, test_quantifier, value_test
 from engine.rulesets import Rule, Ruleset
 from engine.valuesets import ValueSet
+from engine.words import describe
 
 Flat = Mapping[str, Any]
 Predicate = Callable[[Flat, date], bool]
@@ -52,7 +53,8 @@ TRUE = And(())
 class Atom:
     index: int
     key: str
-    test: Predicate
+    test: Predicate  # specialised for speed (compiled backend, scopes, items)
+    reference: Predicate  # the plain semantics of conditions.py (durable backend)
     leaf: Leaf | None  # None for record quantifiers
 
 
@@ -71,6 +73,7 @@ class ItemCheck:
     label: str
     satisfied: Predicate | None  # None: nothing can satisfy it
     matching_records: Callable[[Flat, date], list[str]]
+    condition: str  # the satisfying condition in words, for explanations
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,7 @@ def compile_plan(ruleset: Ruleset) -> Plan:
             item.label,
             builder.predicate(item.satisfied_by) if item.satisfied_by is not None else None,
             _record_matcher(item.satisfied_by),
+            describe(item.satisfied_by) if item.satisfied_by is not None else "",
         )
         for iid, item in ruleset.items.items()
     }
@@ -114,8 +118,11 @@ class _Builder:
         key = _key(node)
         if key not in self.by_key:
             index = len(self.atoms)
-            test = leaf_predicate(node) if isinstance(node, Leaf) else quantifier_predicate(node)
-            self.atoms.append(Atom(index, key, test, node if isinstance(node, Leaf) else None))
+            if isinstance(node, Leaf):
+                test, reference = leaf_predicate(node), leaf_predicate(node, reference=True)
+            else:
+                test, reference = quantifier_predicate(node), quantifier_predicate(node, reference=True)
+            self.atoms.append(Atom(index, key, test, reference, node if isinstance(node, Leaf) else None))
             self.by_key[key] = index
         return AtomRef(self.by_key[key])
 
@@ -139,10 +146,7 @@ def evaluator(expr: Expr, tests: tuple[Predicate, ...]) -> Predicate:
     if isinstance(expr, Neg):
         inner = evaluator(expr.child, tests)
         return lambda flat, as_of: not inner(flat, as_of)
-    parts = tuple(evaluator(c, tests) for c in expr.children)
-    if isinstance(expr, And):
-        return lambda flat, as_of: all(p(flat, as_of) for p in parts)
-    return lambda flat, as_of: any(p(flat, as_of) for p in parts)
+    return _combine(isinstance(expr, And), tuple(evaluator(c, tests) for c in expr.children))
 
 
 def _key(node: Leaf | Quantifier) -> str:
@@ -172,45 +176,61 @@ def _node_key(node: Node | None) -> str:
     return f"{name}(" + ",".join(_node_key(c) for c in node.children) + ")"
 
 
-def leaf_predicate(leaf: Leaf) -> Predicate:
-    """A fast closure for the common operators; the shared semantics otherwise."""
-    path, op, arg = leaf.path, leaf.op, leaf.arg
-    if op == "any_in":
-
-        def any_in(flat: Flat, as_of: date) -> bool:
-            value = flat.get(path)
-            if type(value) is not list:
-                return False
-            try:
-                return any(v in arg for v in value)
-            except TypeError:  # an untyped answers.* list holding records
-                return test_leaf(leaf, value, as_of)
-
-        return any_in
-    if op == "exists":
-        return lambda flat, as_of: (flat.get(path) is not None) is arg
-    return lambda flat, as_of: test_leaf(leaf, flat.get(path), as_of)
+def leaf_predicate(leaf: Leaf, reference: bool = False) -> Predicate:
+    """The atom for one leaf test over the flat facts (reference: the unspecialised semantics)."""
+    path = leaf.path
+    if reference:
+        return lambda flat, as_of: test_leaf(leaf, flat.get(path), as_of)
+    test = value_test(leaf)
+    return lambda flat, as_of: test(flat.get(path), as_of)
 
 
-def record_predicate(node: Node) -> RecordPredicate:
+def record_predicate(node: Node, reference: bool = False) -> RecordPredicate:
     """A closure testing one record (a document) against a condition on its fields."""
     if isinstance(node, Leaf):
-        leaf = node
-        return lambda record, as_of: test_leaf(leaf, record_value(record, leaf.path), as_of)
+        leaf, key = node, node.path
+        if reference or "." in key:
+            return lambda record, as_of: test_leaf(leaf, record_value(record, key), as_of)
+        test = value_test(leaf)
+        return lambda record, as_of: test(record.get(key), as_of)
     if isinstance(node, Quantifier):
-        q, inner = node, record_predicate(node.where) if node.where is not None else None
+        q = node
+        inner = record_predicate(q.where, reference) if q.where is not None else None
         return lambda record, as_of: test_quantifier(q, record_value(record, q.path), inner, as_of)
     if isinstance(node, conditions.Not):
-        child = record_predicate(node.child)
+        child = record_predicate(node.child, reference)
         return lambda record, as_of: not child(record, as_of)
-    parts = tuple(record_predicate(c) for c in node.children)
-    if isinstance(node, conditions.All):
-        return lambda record, as_of: all(p(record, as_of) for p in parts)
-    return lambda record, as_of: any(p(record, as_of) for p in parts)
+    return _combine(
+        isinstance(node, conditions.All), tuple(record_predicate(c, reference) for c in node.children)
+    )
 
 
-def quantifier_predicate(q: Quantifier) -> Predicate:
-    where = record_predicate(q.where) if q.where is not None else None
+def _combine(
+    conjunction: bool, parts: tuple[Callable[[Any, date], bool], ...]
+) -> Callable[[Any, date], bool]:
+    if len(parts) == 1:
+        return parts[0]
+    if conjunction:
+
+        def every(subject: Any, as_of: date) -> bool:
+            for part in parts:  # noqa: SIM110  (a loop is faster than all() over a generator)
+                if not part(subject, as_of):
+                    return False
+            return True
+
+        return every
+
+    def some(subject: Any, as_of: date) -> bool:
+        for part in parts:  # noqa: SIM110
+            if part(subject, as_of):
+                return True
+        return False
+
+    return some
+
+
+def quantifier_predicate(q: Quantifier, reference: bool = False) -> Predicate:
+    where = record_predicate(q.where, reference) if q.where is not None else None
     path = q.path
     return lambda flat, as_of: test_quantifier(q, flat.get(path), where, as_of)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
@@ -104,7 +105,7 @@ class DurableRunner:
 
     def __init__(self, plan: Plan) -> None:
         self._plan = plan
-        self._tests = tuple(a.test for a in plan.atoms)
+        self._tests = tuple(a.reference for a in plan.atoms)  # the reference semantics
         self._groups = _groups(plan)
         self._hits: list[tuple[int, int]] = []
         label = f"{plan.ruleset.id} v{plan.ruleset.version or '?'}"
@@ -123,6 +124,8 @@ class DurableRunner:
                 self._ruleset = durable_engine.Ruleset(name, None, definition)
         except Exception as exc:
             raise BackendError(f"durable-rules refused ruleset {label}: {type(exc).__name__}") from None
+        # durable keeps each ruleset in C memory until told otherwise: free it with the runner
+        weakref.finalize(self, _delete, self._ruleset._handle)
 
     def _action(self, position: int) -> Callable[[Any], None]:
         hits = self._hits
@@ -144,7 +147,6 @@ class DurableRunner:
     def _batch(self, cases: Sequence[tuple[Flat, date]]) -> list[list[int]]:
         tests = self._tests
         facts: list[dict[str, Any]] = []
-        first = next(_serial)
         serials = []
         for flat, as_of in cases:
             values: dict[int, bool] = {}
@@ -158,7 +160,6 @@ class DurableRunner:
                         value = values[index] = bool(tests[index](flat, as_of))
                     fact[f"a{index}"] = value
                 facts.append(fact)
-        del first
         with LOCK:
             self._hits.clear()
             try:
@@ -192,10 +193,10 @@ class DurableRunner:
                 f"durable-rules failed evaluating ruleset {self._label}: {type(errors[0]).__name__}"
             )
 
-    def close(self) -> None:
-        """Free the durable ruleset (the runner must not be used afterwards)."""
-        with LOCK:
-            durable_engine.durable_rules_engine.delete_ruleset(self._ruleset._handle)
+
+def _delete(handle: Any) -> None:
+    with LOCK:
+        durable_engine.durable_rules_engine.delete_ruleset(handle)
 
 
 def _noop(_c: Any) -> None:
