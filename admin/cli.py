@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="decide one case, or a JSONL file of cases")
     which = ev.add_mutually_exclusive_group(required=True)
-    which.add_argument("--case", metavar="CASE.json", help="one case's facts (JSON object)")
+    which.add_argument("--case", metavar="CASE.json", help="one case's facts (JSON object; - reads stdin)")
     which.add_argument(
         "--cases", metavar="CASES.jsonl", help="one case per line; one decision per line on stdout"
     )
@@ -145,6 +145,12 @@ def parse_json(text: str, where: str) -> Any:
 
 
 def read_json_file(path: str) -> Any:
+    """A JSON file (`-` reads standard input), bounded in size."""
+    if path == "-":
+        text = sys.stdin.read(MAX_CASE_BYTES + 1)
+        if len(text) > MAX_CASE_BYTES:
+            raise CliError(f"standard input is over the limit of {MAX_CASE_BYTES} bytes")
+        return parse_json(text, "<stdin>")
     file = Path(path)
     try:
         size = file.stat().st_size

@@ -365,15 +365,15 @@ class _Builder:
                     'write ["70551", "72148-72158"]',
                 )
                 continue
-            ok = True
+            good = []
             for index, entry in enumerate(entries):
                 try:
                     parse_entry(entry)
+                    good.append(entry)
                 except EntryError as exc:
-                    ok = False
                     self.error(self.at(entries, index) or line, f"value set '{name}': {exc.what}", exc.fix)
-            if ok:
-                out[name] = build(name, entries)
+            # kept even with bad entries, so rules using it are not also reported as unknown
+            out[name] = build(name, good)
         return out
 
     def _items(self, doc: Mapping[str, Any], parser: Parser) -> dict[str, Item]:

@@ -91,15 +91,26 @@ class _Loader(Reader, Scanner, Parser, Composer, SafeConstructor, Resolver):
         return node
 
 
+_PLAIN_SCALARS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")
+)
+
+
 def _build(loader: _Loader, node: Node) -> Any:
     line = node.start_mark.line + 1
     if isinstance(node, ScalarNode):
+        if node.tag not in _PLAIN_SCALARS:  # !!binary, !!python/..., !custom: not plain data
+            raise _Refused(line, f"unsupported YAML tag {node.tag!r}", "use plain YAML values (no !tags)")
         try:
             return loader.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
             raise _Refused(
                 line, f"unsupported YAML tag {node.tag!r}", "use plain YAML values (no !tags)"
             ) from exc
+        except ValueError:  # a timestamp-shaped value that is no real date (2026-02-30)
+            raise _Refused(
+                line, f"'{node.value}' is not a real date", "write a valid date as YYYY-MM-DD"
+            ) from None
     if isinstance(node, SequenceNode):
         if node.tag != "tag:yaml.org,2002:seq":
             raise _Refused(line, f"unsupported YAML tag {node.tag!r}", "use a plain YAML list")
@@ -150,8 +161,9 @@ def load_yaml(text: str | bytes, filename: str = "<string>", max_bytes: int = MA
             raise LoadError(
                 [Problem(filename, None, "the file is not UTF-8 text", "save it as UTF-8")]
             ) from exc
-    loader = _Loader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)  # the reader checks the characters here: inside the try
         node = loader.get_single_node()
         if node is None:
             raise _Refused(1, "the document is empty", "write the document's keys")
@@ -165,6 +177,18 @@ def load_yaml(text: str | bytes, filename: str = "<string>", max_bytes: int = MA
         raise LoadError(
             [Problem(filename, line, f"invalid YAML: {what}", "check indentation and quoting")]
         ) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise LoadError(
+            [
+                Problem(
+                    filename,
+                    line,
+                    f"the text holds a character YAML does not allow ({exc.reason})",
+                    "remove it",
+                )
+            ]
+        ) from None
     except yaml.YAMLError as exc:
         raise LoadError([Problem(filename, None, f"invalid YAML: {exc}", "check the syntax")]) from None
     except RecursionError:
@@ -172,4 +196,5 @@ def load_yaml(text: str | bytes, filename: str = "<string>", max_bytes: int = MA
             [Problem(filename, None, "the document nests too deeply", "flatten the structure")]
         ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()

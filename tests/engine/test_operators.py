@@ -51,7 +51,9 @@ def evaluator(when: str, backend: str) -> Evaluator:
     # one Evaluator per condition and backend: durable-rules registers a ruleset per runner
     key = (when, backend)
     if key not in _evaluators:
-        _evaluators[key] = Evaluator([load_ruleset(RULESET.replace("WHEN", when), "probe.yaml")], backend=backend)
+        _evaluators[key] = Evaluator(
+            [load_ruleset(RULESET.replace("WHEN", when), "probe.yaml")], backend=backend
+        )
     return _evaluators[key]
 
 
@@ -126,7 +128,9 @@ def test_ordering_operators_compare_numbers_with_their_boundary(
     assert holds(backend, f"{{clinical.ahi: {{{op}: 15}}}}", ahi(value)) is expected
 
 
-@pytest.mark.parametrize(("value", "expected"), [(5, True), (10, True), (15, True), (4.9, False), (15.1, False)])
+@pytest.mark.parametrize(
+    ("value", "expected"), [(5, True), (10, True), (15, True), (4.9, False), (15.1, False)]
+)
 def test_between_includes_both_bounds(backend: str, value: float, expected: bool) -> None:
     assert holds(backend, "{clinical.ahi: {between: [5, 15]}}", ahi(value)) is expected
 
@@ -147,7 +151,9 @@ def test_in_tests_a_scalar_against_a_list_or_a_value_set(
     assert holds(backend, when, case(coverage={"plan_type": plan})) is expected
 
 
-@pytest.mark.parametrize(("pos", "expected"), [("19", True), ("21", True), ("23", True), ("20", False), ("24", False)])
+@pytest.mark.parametrize(
+    ("pos", "expected"), [("19", True), ("21", True), ("23", True), ("20", False), ("24", False)]
+)
 def test_in_a_value_set_with_a_range_holds_inside_the_range(backend: str, pos: str, expected: bool) -> None:
     facts = case(service={"place_of_service": pos})
     assert holds(backend, "{service.place_of_service: {in: facility_pos}}", facts) is expected
@@ -162,7 +168,9 @@ def test_in_a_value_set_with_a_range_holds_inside_the_range(backend: str, pos: s
         ("{coverage.plan_type: {not_in: plans}}", "commercial", False),
     ],
 )
-def test_not_in_holds_for_a_scalar_outside_the_list(backend: str, when: str, plan: str, expected: bool) -> None:
+def test_not_in_holds_for_a_scalar_outside_the_list(
+    backend: str, when: str, plan: str, expected: bool
+) -> None:
     assert holds(backend, when, case(coverage={"plan_type": plan})) is expected
 
 
@@ -184,7 +192,9 @@ def test_any_in_holds_when_the_list_shares_a_value(backend: str, codes: list[str
         ([], False),
     ],
 )
-def test_all_in_holds_when_the_list_is_a_non_empty_subset(backend: str, dx: list[str], expected: bool) -> None:
+def test_all_in_holds_when_the_list_is_a_non_empty_subset(
+    backend: str, dx: list[str], expected: bool
+) -> None:
     when = '{diagnoses: {all_in: ["M54.50", "M51.16"]}}'
     assert holds(backend, when, case(diagnoses=dx)) is expected
 
@@ -267,7 +277,13 @@ def test_within_days_holds_on_or_after_as_of_minus_n_days(backend: str, day: str
 
 @pytest.mark.parametrize(
     ("day", "expected"),
-    [("2026-09-20", True), ("2025-01-01", True), ("2026-09-21", False), ("2026-11-20", False), ("2026-12-25", False)],
+    [
+        ("2026-09-20", True),
+        ("2025-01-01", True),
+        ("2026-09-21", False),
+        ("2026-11-20", False),
+        ("2026-12-25", False),
+    ],
 )
 def test_older_than_days_holds_only_before_as_of_minus_n_days(backend: str, day: str, expected: bool) -> None:
     assert holds(backend, "{clinical.onset: {older_than_days: 60}}", onset(day)) is expected
@@ -376,9 +392,7 @@ def test_some_tests_all_fields_of_one_document_together(backend: str) -> None:
 
 
 # -- combining conditions -----------------------------------------------------------------------------
-NESTED = (
-    "{all: [{clinical.ahi: {gte: 5}}, {any: [{clinical.stage: early}, {not: {clinical.smoker: true}}]}]}"
-)
+NESTED = "{all: [{clinical.ahi: {gte: 5}}, {any: [{clinical.stage: early}, {not: {clinical.smoker: true}}]}]}"
 
 
 @pytest.mark.parametrize(
@@ -404,7 +418,9 @@ def test_all_any_and_not_nest(backend: str, clinical: dict[str, Any], expected: 
     ],
 )
 def test_a_mapping_of_several_paths_is_an_and(backend: str, clinical: dict[str, Any], expected: bool) -> None:
-    assert holds(backend, "{clinical.ahi: {gte: 5}, clinical.stage: early}", case(clinical=clinical)) is expected
+    assert (
+        holds(backend, "{clinical.ahi: {gte: 5}, clinical.stage: early}", case(clinical=clinical)) is expected
+    )
 
 
 @pytest.mark.parametrize(("value", "expected"), [(5, True), (14.9, True), (15, False), (4, False)])
@@ -483,7 +499,9 @@ def test_a_range_with_a_letter_prefix_keeps_the_prefix_and_length(
         ("G83.41", False),  # an exact code is not a prefix
     ],
 )
-def test_a_trailing_star_is_a_prefix_and_other_entries_are_exact(backend: str, dx: str, expected: bool) -> None:
+def test_a_trailing_star_is_a_prefix_and_other_entries_are_exact(
+    backend: str, dx: str, expected: bool
+) -> None:
     assert holds(backend, "{diagnoses: {any_in: red_flag_dx}}", case(diagnoses=[dx])) is expected
 
 
@@ -579,7 +597,9 @@ def test_a_null_fact_is_missing(backend: str) -> None:
     assert holds(backend, "{documents: {count: 0}}", facts) is True
 
 
-@pytest.mark.parametrize("when", ["{clinical.flags: {all_in: [cauda-equina]}}", "{diagnoses: {all_in: red_flag_dx}}"])
+@pytest.mark.parametrize(
+    "when", ["{clinical.flags: {all_in: [cauda-equina]}}", "{diagnoses: {all_in: red_flag_dx}}"]
+)
 def test_all_in_is_false_on_an_empty_or_missing_list(backend: str, when: str) -> None:
     assert holds(backend, when, NOTHING) is False
     assert holds(backend, when, case(clinical={"flags": []}, diagnoses=[])) is False

@@ -42,7 +42,9 @@ def case(**facts: Any) -> dict[str, Any]:
     return {"case_id": "C-1", "as_of": "2026-11-20", "coverage": {"payer": "acme"}, **facts}
 
 
-def decide(backend: str, body: str, facts: dict[str, Any] | None = None, with_form: bool = True) -> dict[str, Any]:
+def decide(
+    backend: str, body: str, facts: dict[str, Any] | None = None, with_form: bool = True
+) -> dict[str, Any]:
     """Evaluate `facts` (default: a bare case) against HEAD + `body`."""
     ruleset = load_ruleset(HEAD + body, "outcomes.yaml")
     forms = {"readiness": load_form(FORM, "readiness.yaml")} if with_form else {}
@@ -245,7 +247,9 @@ def test_a_rule_urgency_overrides_the_case_urgency(backend: str) -> None:
     assert decision["due"] == "2026-11-27"
 
 
-@pytest.mark.parametrize(("case_urgency", "expected"), [("emergency", "emergency"), ("expedited", "expedited"), (None, "standard")])
+@pytest.mark.parametrize(
+    ("case_urgency", "expected"), [("emergency", "emergency"), ("expedited", "expedited"), (None, "standard")]
+)
 def test_urgency_comes_from_the_case_when_no_rule_sets_it(
     backend: str, case_urgency: str | None, expected: str
 ) -> None:
@@ -430,7 +434,9 @@ def test_due_follows_the_rulesets_turnaround(backend: str, turnaround: str, urge
     assert decide(backend, body, case(urgency=urgency))["due"] == due
 
 
-@pytest.mark.parametrize(("auth", "due"), [("required", "2026-11-27"), ("review", "2026-11-27"), ("not-required", None)])
+@pytest.mark.parametrize(
+    ("auth", "due"), [("required", "2026-11-27"), ("review", "2026-11-27"), ("not-required", None)]
+)
 def test_due_is_null_unless_auth_is_required_or_review(backend: str, auth: str, due: str | None) -> None:
     body = f"rules:\n  - {{id: r1, when: {{}}, then: {{auth: {auth}}}}}\n"
     assert decide(backend, body)["due"] == due
@@ -443,7 +449,10 @@ def test_due_is_null_when_auth_is_unknown(backend: str) -> None:
 def test_due_counts_from_today_when_the_case_has_no_as_of(backend: str) -> None:
     facts = case()
     del facts["as_of"]
-    assert decide(backend, "rules:\n  - {id: r1, when: {}, then: {auth: required}}\n", facts)["due"] == "2026-11-27"
+    assert (
+        decide(backend, "rules:\n  - {id: r1, when: {}, then: {auth: required}}\n", facts)["due"]
+        == "2026-11-27"
+    )
 
 
 # -- ready ---------------------------------------------------------------------------------------------------

@@ -87,7 +87,9 @@ def problems_of(text: str) -> list[str]:
 
 
 def test_a_good_sample_loads():
-    ruleset = load_ruleset(BASE + "  - id: a\n    when: {service.codes: {any_in: lumbar_mri}}\n    then: {auth: required}\n")
+    ruleset = load_ruleset(
+        BASE + "  - id: a\n    when: {service.codes: {any_in: lumbar_mri}}\n    then: {auth: required}\n"
+    )
     assert [rule.id for rule in ruleset.rules] == ["a"]
 
 
@@ -119,9 +121,13 @@ def test_an_unknown_path_in_a_document_condition_names_the_record_fields():
 
 
 def test_an_unknown_path_in_an_items_condition_is_refused_at_its_line():
-    text = BASE.replace(
-        "items:\n", "items:\n  note: {label: Note, satisfied_by: {documents: {some: {type: note}}, sevrice.units: 1}}\n"
-    ) + "  - id: a\n    when: {urgency: emergency}\n    then: {auth: required, require: [note]}\n"
+    text = (
+        BASE.replace(
+            "items:\n",
+            "items:\n  note: {label: Note, satisfied_by: {documents: {some: {type: note}}, sevrice.units: 1}}\n",
+        )
+        + "  - id: a\n    when: {urgency: emergency}\n    then: {auth: required, require: [note]}\n"
+    )
     assert problems_of(text) == ["r.yaml:9: unknown fact path 'sevrice.units': did you mean 'service.units'?"]
 
 
@@ -150,7 +156,10 @@ def test_an_undeclared_clinical_path_in_the_scope_is_refused():
             "must have the same length and the same letters before the digits",
         ),
         ("72148", "value set 'v': an entry is a number; codes are strings: quote it: \"72148\""),
-        ('"M46.2**"', "value set 'v': entry 'M46.2**' is not a prefix: write a code start followed by one *, like \"M46.2*\""),
+        (
+            '"M46.2**"',
+            "value set 'v': entry 'M46.2**' is not a prefix: write a code start followed by one *, like \"M46.2*\"",
+        ),
         ('"72148 "', "value set 'v': entry '72148 ' is empty or has spaces around it: write the code alone"),
     ],
 )
@@ -174,15 +183,39 @@ def test_a_value_set_with_a_bad_entry_is_reported_once_not_also_as_unknown():
 @pytest.mark.parametrize(
     ("when", "message"),
     [
-        ("{service.place_of_service: 22}", "'service.place_of_service' is text and the value is a number: quote it: \"22\""),
-        ("{clinical.ahi: {gte: \"15\"}}", "'clinical.ahi' is a number and the value is not: write a number without quotes"),
-        ("{service.date: {gte: soon}}", "'service.date' is a date and the value is not: write a date as YYYY-MM-DD"),
-        ("{coverage.payer: true}", "'coverage.payer' is text and the value is true/false: quote it: \"True\""),
-        ("{clinical.ahi: {between: [15, 5]}}", "between on 'clinical.ahi' has its low bound above its high bound: swap them"),
-        ("{documents: {some: {date: {within_days: -1}}}}", "within_days on 'date' takes a whole number of days: write within_days: 60"),
+        (
+            "{service.place_of_service: 22}",
+            "'service.place_of_service' is text and the value is a number: quote it: \"22\"",
+        ),
+        (
+            '{clinical.ahi: {gte: "15"}}',
+            "'clinical.ahi' is a number and the value is not: write a number without quotes",
+        ),
+        (
+            "{service.date: {gte: soon}}",
+            "'service.date' is a date and the value is not: write a date as YYYY-MM-DD",
+        ),
+        (
+            "{coverage.payer: true}",
+            "'coverage.payer' is text and the value is true/false: quote it: \"True\"",
+        ),
+        (
+            "{clinical.ahi: {between: [15, 5]}}",
+            "between on 'clinical.ahi' has its low bound above its high bound: swap them",
+        ),
+        (
+            "{documents: {some: {date: {within_days: -1}}}}",
+            "within_days on 'date' takes a whole number of days: write within_days: 60",
+        ),
         ("{case_id: {matches: 5}}", "matches on 'case_id' takes a string: quote the pattern"),
-        ("{diagnoses: M54.5}", "'diagnoses' is a list and cannot equal a single value: use {any_in: [...]} (any of), {all_in: [...]} or {none_in: [...]}"),
-        ("{service.units: {in: lumbar_mri}}", "value set 'lumbar_mri' holds codes but 'service.units' is not text: write a list of values"),
+        (
+            "{diagnoses: M54.5}",
+            "'diagnoses' is a list and cannot equal a single value: use {any_in: [...]} (any of), {all_in: [...]} or {none_in: [...]}",
+        ),
+        (
+            "{service.units: {in: lumbar_mri}}",
+            "value set 'lumbar_mri' holds codes but 'service.units' is not text: write a list of values",
+        ),
     ],
 )
 def test_a_value_of_the_wrong_type_is_refused_naming_the_path(when, message):
@@ -191,7 +224,10 @@ def test_a_value_of_the_wrong_type_is_refused_naming_the_path(when, message):
 
 
 def test_every_value_of_the_wrong_type_in_a_list_is_refused():
-    text = BASE + "  - id: a\n    when: {service.place_of_service: {in: [21, \"11\", 22]}}\n    then: {auth: required}\n"
+    text = (
+        BASE
+        + '  - id: a\n    when: {service.place_of_service: {in: [21, "11", 22]}}\n    then: {auth: required}\n'
+    )
     assert problems_of(text) == [
         "r.yaml:12: 'service.place_of_service' is text and the value is a number: quote it: \"21\"",
         "r.yaml:12: 'service.place_of_service' is text and the value is a number: quote it: \"22\"",
@@ -201,14 +237,20 @@ def test_every_value_of_the_wrong_type_in_a_list_is_refused():
 def test_a_pattern_of_exactly_200_characters_is_allowed():
     pattern = "C" + "[0-9]" * 39 + "x" * 4
     assert len(pattern) == 200
-    text = BASE + f'  - id: a\n    when: {{case_id: {{matches: "{pattern}"}}}}\n    then: {{auth: required}}\n'
+    text = (
+        BASE + f'  - id: a\n    when: {{case_id: {{matches: "{pattern}"}}}}\n    then: {{auth: required}}\n'
+    )
     assert load_ruleset(text, "r.yaml").rules[0].id == "a"
 
 
 def test_a_pattern_of_201_characters_is_refused():
     pattern = "C" + "[0-9]" * 40
-    text = BASE + f'  - id: a\n    when: {{case_id: {{matches: "{pattern}"}}}}\n    then: {{auth: required}}\n'
-    assert problems_of(text) == ["r.yaml:12: the pattern on 'case_id' is 201 characters, over 200: shorten it"]
+    text = (
+        BASE + f'  - id: a\n    when: {{case_id: {{matches: "{pattern}"}}}}\n    then: {{auth: required}}\n'
+    )
+    assert problems_of(text) == [
+        "r.yaml:12: the pattern on 'case_id' is 201 characters, over 200: shorten it"
+    ]
 
 
 # -- embedded tests ---------------------------------------------------------------------------------------
@@ -248,7 +290,10 @@ def test_check_rulesets_reports_every_bad_file_of_a_folder(tmp_path):
     for name in ("unknown-operator.yaml", "duplicate-rule-id.yaml"):
         (tmp_path / name).write_text((BAD / name).read_text("utf-8"), "utf-8")
     _, problems = check_rulesets([tmp_path])
-    assert [(Path(p.file).name, p.line) for p in problems] == [("duplicate-rule-id.yaml", 9), ("unknown-operator.yaml", 12)]
+    assert [(Path(p.file).name, p.line) for p in problems] == [
+        ("duplicate-rule-id.yaml", 9),
+        ("unknown-operator.yaml", 12),
+    ]
 
 
 def test_a_test_without_as_of_is_evaluated_as_of_effective_from():

@@ -127,7 +127,11 @@ def test_it_refuses_a_merge_key_that_refers_to_an_anchor_at_the_alias():
             "tag:yaml.org,2002:python/object/apply:os.system",
             "use a plain YAML list",
         ),
-        ("a: 1\nrun: !!python/name:os.system\n", "tag:yaml.org,2002:python/name:os.system", "use plain YAML values (no !tags)"),
+        (
+            "a: 1\nrun: !!python/name:os.system\n",
+            "tag:yaml.org,2002:python/name:os.system",
+            "use plain YAML values (no !tags)",
+        ),
         (
             "a: 1\nrun: !!python/object:collections.OrderedDict {x: 1}\n",
             "tag:yaml.org,2002:python/object:collections.OrderedDict",
@@ -164,7 +168,10 @@ def test_a_refused_python_tag_runs_nothing(tmp_path):
 )
 def test_it_refuses_the_binary_tag():
     problem = only_problem("a: 1\nb: !!binary aGVsbG8=\n")
-    assert str(problem) == "f.yaml:2: unsupported YAML tag 'tag:yaml.org,2002:binary': use plain YAML values (no !tags)"
+    assert (
+        str(problem)
+        == "f.yaml:2: unsupported YAML tag 'tag:yaml.org,2002:binary': use plain YAML values (no !tags)"
+    )
 
 
 def test_it_refuses_a_mapping_as_a_key():
@@ -200,7 +207,9 @@ def test_it_loads_nesting_up_to_its_depth_limit():
 def test_it_refuses_nesting_beyond_its_depth_limit():
     text = "a: 1\nb: " + "[" * MAX_DEPTH + "]" * MAX_DEPTH + "\n"
     problem = only_problem(text)
-    assert str(problem) == f"f.yaml:2: the document nests deeper than {MAX_DEPTH} levels: flatten the structure"
+    assert (
+        str(problem) == f"f.yaml:2: the document nests deeper than {MAX_DEPTH} levels: flatten the structure"
+    )
 
 
 def test_it_refuses_deep_block_nesting_too():
@@ -219,7 +228,9 @@ def test_plain_pyyaml_hits_a_recursion_error_on_100000_nested_brackets():
 
 def test_it_refuses_100000_nested_brackets_as_a_load_error():
     problem = only_problem("[" * 100_000)
-    assert str(problem) == f"f.yaml:1: the document nests deeper than {MAX_DEPTH} levels: flatten the structure"
+    assert (
+        str(problem) == f"f.yaml:1: the document nests deeper than {MAX_DEPTH} levels: flatten the structure"
+    )
 
 
 def test_it_refuses_100000_nested_flow_mappings_as_a_load_error():
@@ -236,7 +247,10 @@ def test_it_reports_invalid_yaml_with_its_line():
 
 def test_it_reports_bad_indentation_with_its_line():
     problem = only_problem("ruleset: acme\npayer: acme\n  version: 4\n")
-    assert str(problem) == "f.yaml:3: invalid YAML: mapping values are not allowed here: check indentation and quoting"
+    assert (
+        str(problem)
+        == "f.yaml:3: invalid YAML: mapping values are not allowed here: check indentation and quoting"
+    )
 
 
 def test_it_reports_a_tab_used_for_indentation_with_its_line():
@@ -253,7 +267,10 @@ def test_it_refuses_a_second_document_in_the_stream():
 
 
 def test_it_refuses_an_empty_document():
-    assert str(only_problem("# only a comment\n")) == "f.yaml:1: the document is empty: write the document's keys"
+    assert (
+        str(only_problem("# only a comment\n"))
+        == "f.yaml:1: the document is empty: write the document's keys"
+    )
 
 
 def test_it_refuses_bytes_that_are_not_utf8():
