@@ -52,8 +52,20 @@ class Form:
 
     def errors(self, answers: Any) -> list[tuple[str, str]]:
         """(field, message in plain words) for every problem in `answers`; empty when valid."""
-        out = []
-        for error in sorted(self.validator.iter_errors(answers), key=lambda e: list(e.absolute_path)):
+        out: list[tuple[str, str]] = []
+        for error in sorted(
+            self.validator.iter_errors(answers), key=lambda e: [str(p) for p in e.absolute_path]
+        ):
+            if error.validator == "required":
+                # one error per `required` keyword: name every field it finds missing, once each
+                present = error.instance if isinstance(error.instance, Mapping) else {}
+                for name in error.validator_value:
+                    if name not in present:
+                        field = ".".join([*(str(p) for p in error.absolute_path), name])
+                        item = (field, f"{_title(self, name)} is required")
+                        if item not in out:
+                            out.append(item)
+                continue
             out.append(_explain(self, error))
         return out
 
@@ -198,11 +210,6 @@ def load_form(text: str | bytes, file: str = "<form>") -> Form:
 def _explain(form: Form, error: Any) -> tuple[str, str]:
     path = [str(p) for p in error.absolute_path]
     field = path[0] if path else ""
-    if error.validator == "required":
-        missing = next((n for n in error.validator_value if n not in (error.instance or {})), "")
-        field = ".".join([*path, missing]) if missing else field
-        title = _title(form, missing)
-        return field, f"{title} is required"
     title = _title(form, field) if field else form.title
     value = error.validator_value
     words = {

@@ -60,4 +60,10 @@ def describe(node: Node | None) -> str:
     if isinstance(node, NotNode):
         return f"not ({describe(node.child)})"
     joiner = " and " if type(node).__name__ == "All" else " or "
-    return joiner.join(describe(c) for c in node.children)
+    return joiner.join(_grouped(c) for c in node.children)
+
+
+def _grouped(node: Node) -> str:
+    text = describe(node)
+    nested = not isinstance(node, Leaf | Quantifier | NotNode) and len(node.children) > 1
+    return f"({text})" if nested else text

@@ -281,6 +281,32 @@ def test_evaluate_cases_of_an_empty_file_prints_nothing_and_exits_0(capsys, tmp_
     assert run(capsys, "evaluate", "--cases", path, "--rulesets", SPEC) == (0, "", "")
 
 
+def test_evaluate_cases_reports_a_line_that_is_not_utf8_and_goes_on(capsys, tmp_path):
+    path = tmp_path / "cases.jsonl"
+    case = {"case_id": "U-2", "as_of": "2026-11-20", "coverage": {"payer": "acme", "plan_type": "commercial"}}
+    path.write_bytes(b'{"case_id": "caf\xe9"}\n' + json.dumps(case).encode() + b"\n")
+    status, records, _ = stream(capsys, path)
+    assert status == 1
+    assert records[0] == {"line": 1, "error": "line 1: not UTF-8 text"}
+    assert records[1]["case_id"] == "U-2"
+
+
+def test_as_of_dates_a_case_that_has_no_as_of(capsys, tmp_path):
+    case = json.loads(CASE.read_text("utf-8"))
+    del case["as_of"]
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps(case))
+    status, out, _ = run(capsys, "evaluate", "--case", path, "--ruleset", RULESET, "--json", "--as-of", "2026-11-20")
+    assert status == 0
+    assert json.loads(out) == expected_decision()
+
+
+def test_an_impossible_as_of_exits_1_and_shows_the_format(capsys):
+    status, _, err = run(capsys, "evaluate", "--case", CASE, "--ruleset", RULESET, "--as-of", "2026-11-31")
+    assert status == 1
+    assert err == "priorauth: --as-of '2026-11-31' is not a date: write YYYY-MM-DD\n"
+
+
 def big_jsonl(path: Path, lines: int) -> None:
     with path.open("w") as out:
         for i in range(lines):
@@ -315,31 +341,38 @@ def test_evaluate_cases_gets_through_20000_lines(tmp_path, backend):
 def test_evaluate_cases_streams_decisions_before_its_input_ends(tmp_path):
     fifo = tmp_path / "cases.fifo"
     os.mkfifo(fifo)
+    cases = tmp_path / "cases.jsonl"
+    big_jsonl(cases, 600)
     proc = subprocess.Popen(
         [str(PRIORAUTH), "evaluate", "--cases", str(fifo), "--rulesets", str(SPEC)],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
     )
     # O_RDWR: Linux opens a FIFO this way without waiting for the reader
     writer = os.open(fifo, os.O_RDWR)
+    lines: list[str] = []
+    first = threading.Event()
+
+    def read_all() -> None:
+        for line in proc.stdout:
+            lines.append(line)
+            first.set()
+
+    reader = threading.Thread(target=read_all, daemon=True)
     try:
-        lines = tmp_path / "first.jsonl"
-        big_jsonl(lines, 600)
-        feeder = threading.Thread(target=os.write, args=(writer, lines.read_bytes()), daemon=True)
-        feeder.start()
-        first: list[str] = []
-        reader = threading.Thread(target=lambda: first.append(proc.stdout.readline()), daemon=True)
+        threading.Thread(target=os.write, args=(writer, cases.read_bytes()), daemon=True).start()
         reader.start()
-        reader.join(timeout=30)
-        assert first, "no decision came out while the input was still open"
-        assert json.loads(first[0])["case_id"] == "S-0"
+        assert first.wait(timeout=30), "no decision came out while the input was still open"
         assert proc.poll() is None
+        assert json.loads(lines[0])["case_id"] == "S-0"
     finally:
         os.close(writer)
-        out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    assert len(out.splitlines()) == 600 - 1
+        reader.join(timeout=60)
+        proc.wait(timeout=60)
+        proc.stdout.close()
+    assert proc.returncode == 0
+    assert len(lines) == 600
 
 
 # -- rulesets check -----------------------------------------------------------------------------------------
