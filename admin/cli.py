@@ -29,6 +29,7 @@ from engine import (
     check_rulesets,
     load_forms,
     load_rulesets,
+    run_tests,
 )
 from engine.backends import BACKENDS
 from engine.forms import load_form_file
@@ -184,6 +185,8 @@ def _evaluator(args: argparse.Namespace, batch: bool) -> Evaluator:
             "no ruleset store is set up yet: pass --rulesets DIR (the shipped ones are in rulesets/) or --ruleset FILE"
         )
     rulesets, problems = load_rulesets(paths, forms if args.forms else None)
+    for ruleset in rulesets:  # a ruleset's own tests run on every load (on this backend)
+        problems.extend(run_tests(ruleset, forms if args.forms else None, backends=(backend,)))
     if problems:
         _problems(problems)
         raise CliError(
@@ -218,6 +221,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         print(render(decision))
     return EXIT_OK
+
+
+def _version(version: int | None) -> str:
+    return f"v{version}" if version else "(no version)"
 
 
 def render(decision: dict[str, Any]) -> str:
@@ -312,6 +319,8 @@ def _evaluate_stream(args: argparse.Namespace) -> int:
                 message = str(result)
                 if not message.startswith("line "):
                     message = f"line {number}: {message}"
+                if isinstance(result, FactsError):
+                    message = f"line {number}: facts of the wrong type: {result}"
                 record: dict[str, Any] = {"line": number, "error": message}
             else:
                 record = result
@@ -362,7 +371,7 @@ def cmd_rulesets_check(args: argparse.Namespace) -> int:
         return EXIT_FAIL
     for ruleset in rulesets:
         print(
-            f"ok  {ruleset.file}: {ruleset.id} v{ruleset.version} · {len(ruleset.rules)} rules · {len(ruleset.tests)} tests pass on both backends"
+            f"ok  {ruleset.file}: {ruleset.id} {_version(ruleset.version)} · {len(ruleset.rules)} rules · {len(ruleset.tests)} tests pass on both backends"
         )
     return EXIT_OK
 

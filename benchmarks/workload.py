@@ -83,7 +83,10 @@ ITEMS: dict[str, Any] = {
         "label": "Pre-operative clearance in the last 30 days",
         "satisfied_by": {"documents": {"some": {"type": "pre-op-clearance", "date": {"within_days": 30}}}},
     },
-    "op-note": {"label": "Prior operative note", "satisfied_by": {"documents": {"some": {"type": "op-note"}}}},
+    "op-note": {
+        "label": "Prior operative note",
+        "satisfied_by": {"documents": {"some": {"type": "op-note"}}},
+    },
     "genetic-counseling": {
         "label": "Genetic counseling",
         "satisfied_by": {"documents": {"some": {"type": "genetic-counseling"}}},
@@ -107,7 +110,9 @@ class RulesetSpec:
     doc: dict[str, Any]
     text: str
     # value set name -> (explicit codes, [(prefix, width, low, high)], [prefixes]) for case generation
-    pools: dict[str, tuple[list[str], list[tuple[str, int, int, int]], list[str]]] = field(default_factory=dict)
+    pools: dict[str, tuple[list[str], list[tuple[str, int, int, int]], list[str]]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass
@@ -139,7 +144,9 @@ class Workload:
         return {
             "rulesets": len(self.rulesets),
             "rules": sum(len(s.doc["rules"]) for s in self.rulesets),
-            "rules_per_ruleset": round(sum(len(s.doc["rules"]) for s in self.rulesets) / len(self.rulesets), 1),
+            "rules_per_ruleset": round(
+                sum(len(s.doc["rules"]) for s in self.rulesets) / len(self.rulesets), 1
+            ),
             "valuesets": sum(len(s.doc["valuesets"]) for s in self.rulesets),
             "valueset_entries": entries,
             "explicit_codes": codes,
@@ -310,7 +317,9 @@ def _rules(rng: random.Random, pools: dict[str, Any]) -> list[dict[str, Any]]:
             "id": "imaging-recent-duplicate",
             "when": {
                 "service.codes": {"any_in": "pa_imaging"},
-                "documents": {"some": {"type": "imaging-report", "date": {"within_days": rng.choice([30, 60, 90])}}},
+                "documents": {
+                    "some": {"type": "imaging-report", "date": {"within_days": rng.choice([30, 60, 90])}}
+                },
             },
             "then": {"auth": "review", "notes": ["recent imaging on file"]},
         },
@@ -322,7 +331,11 @@ def _rules(rng: random.Random, pools: dict[str, Any]) -> list[dict[str, Any]]:
         {
             "id": "surgery-needs-auth",
             "when": {"service.codes": {"any_in": "pa_surgery"}},
-            "then": {"auth": "required", "queue": "surgery", "require": ["order", "recent-note", "op-consult"]},
+            "then": {
+                "auth": "required",
+                "queue": "surgery",
+                "require": ["order", "recent-note", "op-consult"],
+            },
         },
         {
             "id": "surgery-bmi",
@@ -455,7 +468,9 @@ def _rules(rng: random.Random, pools: dict[str, Any]) -> list[dict[str, Any]]:
             }
         elif kind == "threshold":
             path = rng.choice(["clinical.bmi", "clinical.hba1c", "clinical.ahi", "clinical.pain_score"])
-            low = {"clinical.bmi": 45, "clinical.hba1c": 10, "clinical.ahi": 30, "clinical.pain_score": 9}[path]
+            low = {"clinical.bmi": 45, "clinical.hba1c": 10, "clinical.ahi": 30, "clinical.pain_score": 9}[
+                path
+            ]
             rule = {
                 "id": f"threshold-{n}",
                 "when": {path: {"gte": low}, "urgency": {"in": ["standard", "expedited"]}},
@@ -485,9 +500,11 @@ def _ruleset(index: int, payer: str, line: str, rng: random.Random) -> RulesetSp
         name: [*codes, *(_range_text(r) for r in ranges), *(f"{p}*" for p in prefixes)]
         for name, (codes, ranges, prefixes) in pools.items()
     }
-    scope: Any = {"coverage.plan_type": {"in": list(plan_types)}} if len(plan_types) > 1 else {
-        "coverage.plan_type": plan_types[0]
-    }
+    scope: Any = (
+        {"coverage.plan_type": {"in": list(plan_types)}}
+        if len(plan_types) > 1
+        else {"coverage.plan_type": plan_types[0]}
+    )
     doc: dict[str, Any] = {
         "ruleset": rid,
         "title": f"{payer.title()} {suffix} (generated benchmark ruleset {index + 1})",
@@ -498,7 +515,12 @@ def _ruleset(index: int, payer: str, line: str, rng: random.Random) -> RulesetSp
         "facts": dict(CLINICAL_FACTS),
         "valuesets": valuesets,
         "items": ITEMS,
-        "defaults": {"channel": "portal", "portal": f"{payer}-portal", "fax": "+15550100", "queue": "general"},
+        "defaults": {
+            "channel": "portal",
+            "portal": f"{payer}-portal",
+            "fax": "+15550100",
+            "queue": "general",
+        },
         "rules": _rules(rng, pools),
     }
     text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=120, allow_unicode=True)
@@ -523,7 +545,15 @@ def _pick_code(rng: random.Random, pools: dict[str, Any], names: tuple[str, ...]
     return rng.choice(codes)
 
 
-_SERVICE_SETS = ("pa_imaging", "pa_imaging", "pa_surgery", "pa_dme", "pa_drugs", "pa_genetic", "sleep_testing")
+_SERVICE_SETS = (
+    "pa_imaging",
+    "pa_imaging",
+    "pa_surgery",
+    "pa_dme",
+    "pa_drugs",
+    "pa_genetic",
+    "sleep_testing",
+)
 _DX_SETS = ("red_flag_dx", "oncology_dx", "exempt_dx", "high_risk_dx")
 
 

@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from typing import Any, Union
 
 from engine.errors import Problem
-from engine.facts import LIST_TYPES, SCALAR_TYPES, parse_date
+from engine.facts import LIST_TYPES, SCALAR_TYPES, URGENCIES, parse_date
 from engine.valuesets import ValueSet
 from engine.yamlsafe import line_of
 
@@ -134,9 +134,11 @@ class Parser:
         records: Mapping[str, Mapping[str, str]],
         valuesets: Mapping[str, ValueSet],
         problems: list[Problem],
+        enums: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.file, self.types, self.records = file, types, records
         self.valuesets, self.problems = valuesets, problems
+        self.enums: Mapping[str, Sequence[str]] = enums if enums is not None else {"urgency": URGENCIES}
 
     def error(self, line: int | None, message: str, fix: str = "") -> None:
         self.problems.append(Problem(self.file, line, message, fix))
@@ -212,7 +214,7 @@ class Parser:
             form = path.split(".")[1]
             if not any(p.startswith(f"answers.{form}.") for p in types):
                 return "any"  # the form is not known here: the path cannot be checked, only tested
-        hint = did_you_mean(path, types)
+        hint = did_you_mean(path, [p for p, k in types.items() if k != "object"])
         if path.startswith("clinical.") and not in_record:
             fix = f"declare it under `facts:` with its type (e.g. `{path}: number`)"
             fix = f"{hint} Or {fix}" if hint else fix
@@ -392,25 +394,57 @@ class Parser:
                 )
                 return _BAD
             return value
+        if (
+            kind == "string"
+            and path in self.enums
+            and isinstance(value, str)
+            and value not in self.enums[path]
+        ):
+            allowed = self.enums[path]
+            hint = did_you_mean(value, allowed)
+            self.error(line, f"'{path}' is never '{value}'", hint or "it is one of " + ", ".join(allowed))
+            return _BAD
         if kind == "boolean":
             if not isinstance(value, bool):
                 self.error(line, f"'{path}' is true/false and the value is not", "write true or false")
                 return _BAD
             return value
         if not isinstance(value, str):
-            shown = (
-                "true/false"
-                if isinstance(value, bool)
-                else "a date"
-                if isinstance(value, date)
-                else "a number"
+            self.error(
+                line,
+                f"'{path}' is text and the value is {_shown(value)}",
+                _QUOTE_HINT.get(type(value), "write a single quoted value"),
             )
-            self.error(line, f"'{path}' is text and the value is {shown}", f'quote it: "{value}"')
             return _BAD
         return value
 
 
 _BAD: Any = object()
+
+# YAML turns some unquoted text into other things (yes -> true, 011 -> 9, 2026-01-01 -> a date);
+# we cannot show what was typed, so say what to do
+_QUOTE_HINT = {
+    bool: 'quote it: YAML reads yes/no/on/off/true/false unquoted as true/false (write "yes")',
+    int: "quote it exactly as written: YAML reads unquoted digits as a number (011 even becomes 9)",
+    float: "quote it exactly as written: YAML reads unquoted digits as a number",
+    date: "quote it: YAML reads an unquoted YYYY-MM-DD as a date",
+}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, date):
+        return "a date"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "empty"
+    return type(value).__name__
 
 
 def _a(kind: str) -> str:

@@ -19,7 +19,7 @@ from engine.facts import base_types, check_types
 from engine.facts import prepare as prepare_facts
 from engine.forms import Form
 from engine.plan import Flat, Plan, compile_plan
-from engine.rulesets import Ruleset
+from engine.rulesets import Ruleset, paths_of
 
 BATCH = 256
 
@@ -29,6 +29,7 @@ class _Compiled:
     ruleset: Ruleset
     plan: Plan
     extra_types: Mapping[str, str]
+    scope_paths: frozenset[str]
 
 
 class Evaluator:
@@ -46,8 +47,9 @@ class Evaluator:
         self._runners: dict[str, Runner] = {}
         for ruleset in rulesets:
             extra = {p: t for p, t in ruleset.types.items() if p not in base}
+            scope_paths = frozenset(paths_of(ruleset.scope)) if ruleset.scope is not None else frozenset()
             self._by_payer.setdefault(ruleset.payer, []).append(
-                _Compiled(ruleset, compile_plan(ruleset), extra)
+                _Compiled(ruleset, compile_plan(ruleset), extra, scope_paths)
             )
 
     def runner(self, plan: Plan) -> Runner:
@@ -78,35 +80,58 @@ class Evaluator:
             return flat, undecided(
                 flat, f"no ruleset version for payer '{payer}' is in effect on {on.isoformat()}"
             )
-        best: dict[str, tuple[_Compiled, dict[str, Any]]] = {}
+        best: dict[str, tuple[_Compiled, dict[str, Any], list[tuple[str, str]]]] = {}
         for compiled in in_effect:
-            typed = _typed(flat, compiled.extra_types)
+            typed, errors = _typed(flat, compiled.extra_types)
             scope = compiled.plan.scope
-            if scope is not None and not scope(typed, typed["as_of"]):
-                continue
+            if scope is not None:
+                if errors and any(path in compiled.scope_paths for path, _ in errors):
+                    raise FactsError(errors)  # cannot tell whether the case is in scope
+                if not scope(typed, typed["as_of"]):
+                    continue  # not this ruleset's case: its own paths' types do not matter
             held = best.get(compiled.ruleset.id)
             if held is None or (compiled.ruleset.version or 0) > (held[0].ruleset.version or 0):
-                best[compiled.ruleset.id] = (compiled, typed)
+                best[compiled.ruleset.id] = (compiled, typed, errors)
         if not best:
             return flat, undecided(
                 flat, f"the case is outside the scope of every ruleset for payer '{payer}'"
             )
         if len(best) > 1:
             ids = sorted(best)
+            named = [f"'{i}'" for i in ids]
             return flat, undecided(
-                flat, "rulesets " + " and ".join(f"'{i}'" for i in ids) + " both apply to this case", ids
+                flat,
+                "rulesets " + ", ".join(named[:-1]) + " and " + named[-1] + " all apply to this case"
+                if len(ids) > 2
+                else f"rulesets {named[0]} and {named[1]} both apply to this case",
+                ids,
             )
-        compiled, typed = next(iter(best.values()))
+        compiled, typed, errors = next(iter(best.values()))
+        if errors:
+            raise FactsError(errors)
         return typed, compiled
 
     def _apply_form_facts(self, flat: dict[str, Any]) -> None:
         # A form's answers land on the fact paths its `facts:` names, unless the case states them.
-        for form_id, form in self.forms.items():
-            answers = flat.get(f"answers.{form_id}")
-            if isinstance(answers, Mapping):
-                for field, path in form.facts.items():
-                    if field in answers and answers[field] is not None and path not in flat:
-                        flat[path] = answers[field]
+        answers = flat.get("answers")
+        if not isinstance(answers, Mapping) or not self.forms:
+            return
+        written: dict[str, str] = {}
+        base = base_types()
+        for form_id in answers:
+            form = self.forms.get(form_id)
+            given = answers[form_id]
+            if form is None or not isinstance(given, Mapping):
+                continue
+            for field, path in form.facts.items():
+                if given.get(field) is not None and path not in flat:
+                    flat[path] = given[field]
+                    if path in base:
+                        written[path] = base[path]
+        if written:  # a form may write a base path (service.date): it obeys the fact schema too
+            errors = check_types(flat, written)
+            if errors:
+                raise FactsError([(f"{path} (from form answers)", what) for path, what in errors])
 
     # -- evaluation ------------------------------------------------------------------------------
     def evaluate(self, facts: Mapping[str, Any], today: date) -> Decision:
@@ -167,13 +192,11 @@ class Evaluator:
         return [o for o in out if o is not None]
 
 
-def _typed(flat: dict[str, Any], extra: Mapping[str, str]) -> dict[str, Any]:
-    """`flat` with a ruleset's own paths (clinical.*, answers.*) type-checked; raises FactsError."""
-    present = {p: t for p, t in extra.items() if p in flat}
+def _typed(flat: dict[str, Any], extra: Mapping[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """`flat` with a ruleset's own paths (clinical.*, answers.*) type-checked (wrong ones dropped)."""
+    present = extra.keys() & flat.keys()
     if not present:
-        return flat
+        return flat, []
     view = dict(flat)
-    errors = check_types(view, present)
-    if errors:
-        raise FactsError(errors)
-    return view
+    errors = check_types(view, {p: extra[p] for p in present})
+    return view, errors

@@ -466,7 +466,7 @@ class _Builder:
         if value is None:
             return None
         if not isinstance(value, str):
-            self.error(self.at(raw, key), f"{key} must be text", f'quote it: "{value}"')
+            self.error(self.at(raw, key), f"{key} must be text", "put it in double quotes")
             return None
         return value
 
@@ -563,7 +563,7 @@ class _Builder:
             index=index,
             when=when,
             line=line,
-            paths=tuple(dict.fromkeys(_paths(when))),
+            paths=tuple(dict.fromkeys(paths_of(when))),
             auth=self._choice(then, "auth", AUTH_VALUES),
             channel=self._choice(then, "channel", CHANNELS),
             portal=self._text(then, "portal"),
@@ -698,9 +698,10 @@ def _days(value: Any) -> int | None:
     return number if match.group(2) == "d" else -(-number // 24)
 
 
-def _paths(node: Node) -> list[str]:
+def paths_of(node: Node) -> list[str]:
+    """The fact paths a condition tests (top level; record fields are not listed)."""
     if isinstance(node, conditions.Leaf | conditions.Quantifier):
         return [node.path]
     if isinstance(node, conditions.Not):
-        return _paths(node.child)
-    return [p for child in node.children for p in _paths(child)]
+        return paths_of(node.child)
+    return [p for child in node.children for p in paths_of(child)]

@@ -296,7 +296,9 @@ def test_as_of_dates_a_case_that_has_no_as_of(capsys, tmp_path):
     del case["as_of"]
     path = tmp_path / "case.json"
     path.write_text(json.dumps(case))
-    status, out, _ = run(capsys, "evaluate", "--case", path, "--ruleset", RULESET, "--json", "--as-of", "2026-11-20")
+    status, out, _ = run(
+        capsys, "evaluate", "--case", path, "--ruleset", RULESET, "--json", "--as-of", "2026-11-20"
+    )
     assert status == 0
     assert json.loads(out) == expected_decision()
 

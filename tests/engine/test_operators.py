@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from engine import Evaluator, LoadError, load_ruleset
+from engine import Evaluator, LoadError, load_form, load_ruleset
 
 BACKENDS = ("durable", "compiled")
 AS_OF = "2026-11-20"
@@ -217,6 +217,21 @@ def test_a_membership_operator_on_the_wrong_kind_of_fact_is_a_load_error() -> No
     ):
         with pytest.raises(LoadError):
             load_ruleset(RULESET.replace("WHEN", when), "probe.yaml")
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        '{diagnoses: {prefix: "M54"}}',
+        '{diagnoses: {matches: "M54.*"}}',
+        '{clinical.ahi: {prefix: "1"}}',
+        "{clinical.stage: {within_days: 60}}",
+        "{clinical.stage: {older_than_days: 60}}",
+    ],
+)
+def test_string_and_date_operators_on_the_wrong_kind_of_fact_are_load_errors(when: str) -> None:
+    with pytest.raises(LoadError):
+        load_ruleset(RULESET.replace("WHEN", when), "probe.yaml")
 
 
 # -- exists, matches, prefix ---------------------------------------------------------------------------
@@ -659,3 +674,112 @@ def test_patient_age_is_whole_years_at_as_of(backend: str, as_of: str, age: int)
 def test_patient_age_is_missing_without_a_birth_date(backend: str) -> None:
     assert holds(backend, "{patient.age: {exists: false}}", case(patient={"sex": "F"})) is True
     assert holds(backend, "{patient.age: {lt: 200}}", case(patient={"sex": "F"})) is False
+
+
+# -- more nesting ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("when", "clinical", "expected"),
+    [
+        ("{not: {any: [{clinical.ahi: 1}, {clinical.weeks: 1}]}}", {"ahi": 2, "weeks": 2}, True),
+        ("{not: {any: [{clinical.ahi: 1}, {clinical.weeks: 1}]}}", {"ahi": 1, "weeks": 2}, False),
+        ("{not: {all: [{clinical.ahi: 1}, {clinical.weeks: 1}]}}", {"ahi": 1, "weeks": 2}, True),
+        ("{not: {all: [{clinical.ahi: 1}, {clinical.weeks: 1}]}}", {"ahi": 1, "weeks": 1}, False),
+        ("{not: {clinical.ahi: 1, clinical.weeks: 1}}", {"ahi": 1, "weeks": 2}, True),
+        ("{not: {clinical.ahi: 1, clinical.weeks: 1}}", {"ahi": 1, "weeks": 1}, False),
+        ("{not: {not: {clinical.ahi: 1}}}", {"ahi": 1}, True),
+        ("{not: {not: {clinical.ahi: 1}}}", {}, False),
+        ("{any: [{clinical.ahi: 1}, {not: {clinical.ahi: 1}}]}", {}, True),
+    ],
+)
+def test_not_negates_any_all_and_mappings_as_a_whole(
+    backend: str, when: str, clinical: dict[str, Any], expected: bool
+) -> None:
+    assert holds(backend, when, case(clinical=clinical)) is expected
+
+
+@pytest.mark.parametrize(
+    ("when", "item", "expected"),
+    [
+        ("{documents: {some: {any: [{type: order}, {type: referral}]}}}", {"type": "referral"}, True),
+        ("{documents: {some: {any: [{type: order}, {type: referral}]}}}", {"type": "clinical-note"}, False),
+        ("{documents: {some: {not: {type: order}}}}", {"type": "order"}, False),
+        ("{documents: {some: {not: {type: order}}}}", {"type": "referral"}, True),
+        ("{documents: {some: {date: {exists: false}}}}", {"type": "order"}, True),
+        ("{documents: {every: {date: {exists: true}}}}", {"type": "order"}, False),
+        ("{not: {documents: {some: {type: order}}}}", {"type": "order"}, False),
+    ],
+)
+def test_conditions_nest_inside_a_document_test(
+    backend: str, when: str, item: dict[str, Any], expected: bool
+) -> None:
+    assert holds(backend, when, docs(item)) is expected
+
+
+DURABLE_64 = pytest.mark.xfail(
+    reason="engine bug: the durable backend fails (durable-rules error 303, ERR_MAX_STACK_SIZE) "
+    "when 64 or more distinct branches hold for one case",
+    strict=True,
+)
+
+
+@pytest.mark.parametrize("backend", ["compiled", pytest.param("durable", marks=DURABLE_64)])
+@pytest.mark.parametrize("branches", [64, 100])
+def test_any_holds_however_many_of_its_branches_hold(backend: str, branches: int) -> None:
+    when = "{any: [" + ", ".join(f"{{clinical.ahi: {{gt: {i}}}}}" for i in range(branches)) + "]}"
+    assert holds(backend, when, ahi(1000)) is True
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_any_with_63_holding_branches_holds(backend: str) -> None:
+    when = "{any: [" + ", ".join(f"{{clinical.ahi: {{gt: {i}}}}}" for i in range(100)) + "]}"
+    assert holds(backend, when, ahi(63)) is True
+
+
+# -- value sets: several ranges ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [("70010", True), ("70025", True), ("70026", False), ("70029", False), ("70030", True), ("70039", True)],
+)
+def test_several_ranges_in_one_value_set_keep_their_gaps(backend: str, code: str, expected: bool) -> None:
+    text = RULESET.replace(
+        "valuesets:\n", 'valuesets:\n  split: ["70010-70019", "70030-70039", "70020-70025"]\n'
+    )
+    ruleset = load_ruleset(text.replace("WHEN", "{service.codes: {any_in: split}}"), "probe.yaml")
+    decision = Evaluator([ruleset], backend=backend).evaluate(case(service={"codes": [code]}), today=TODAY)
+    assert bool(decision["fired"]) is expected
+
+
+# -- dates on answers of a form the ruleset does not know --------------------------------------------------------
+UNKNOWN_FORM_DATES = pytest.mark.xfail(
+    reason="engine bug: on an answers.* path of a form the ruleset was loaded without, an ISO date "
+    "answer never compares with a date (a str/date comparison is swallowed as False)",
+    strict=True,
+)
+
+
+@UNKNOWN_FORM_DATES
+@pytest.mark.parametrize(
+    ("when", "expected"),
+    [
+        ("{answers.readiness.prior_imaging: {lt: 2026-10-01}}", True),
+        ("{answers.readiness.prior_imaging: {within_days: 90}}", True),
+    ],
+)
+def test_dates_compare_as_dates_on_answers_of_an_unknown_form(
+    backend: str, when: str, expected: bool
+) -> None:
+    facts = case(answers={"readiness": {"prior_imaging": "2026-09-01"}})
+    assert holds(backend, when, facts) is expected
+
+
+def test_dates_compare_as_dates_on_answers_of_a_known_form(backend: str) -> None:
+    form = load_form(
+        "form: readiness\nschema:\n  type: object\n  properties:\n    prior_imaging: {type: string, format: date}\n",
+        "readiness.yaml",
+    )
+    text = RULESET.replace("WHEN", "{answers.readiness.prior_imaging: {lt: 2026-10-01}}")
+    ruleset = load_ruleset(text, "probe.yaml", {"readiness": form.answer_types})
+    evaluator = Evaluator([ruleset], forms={"readiness": form}, backend=backend)
+    for answer, expected in (("2026-09-30", True), ("2026-10-01", False)):
+        facts = case(answers={"readiness": {"prior_imaging": answer}})
+        assert bool(evaluator.evaluate(facts, today=TODAY)["fired"]) is expected

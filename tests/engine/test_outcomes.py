@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from engine import Evaluator, load_form, load_ruleset
+from engine import Evaluator, LoadError, load_form, load_ruleset
 
 BACKENDS = ("durable", "compiled")
 TODAY = date(2026, 11, 20)
@@ -551,3 +551,53 @@ def test_a_rule_that_always_fires_tests_no_paths(backend: str) -> None:
     assert decide(backend, "rules:\n  - {id: r1, when: {}, then: {auth: review}}\n")["fired"] == [
         {"rule": "r1", "priority": 0, "applied": True, "facts": {}}
     ]
+
+
+def test_a_missing_entry_overrides_an_earlier_satisfied_require(backend: str) -> None:
+    body = """\
+items:
+  order: {label: Signed order, satisfied_by: {documents: {some: {type: order}}}}
+rules:
+  - {id: r1, priority: 1, when: {}, then: {auth: required, require: [order]}}
+  - {id: r2, when: {}, then: {missing: [order]}}
+"""
+    decision = decide(backend, body, case(documents=[{"id": "D1", "type": "order"}]))
+    assert decision["missing"] == [{"id": "order", "label": "Signed order", "rule": "r2"}]
+    assert decision["satisfied"] == []
+    assert decision["ready"] is False
+
+
+@pytest.mark.parametrize("then", ["{require: [nope]}", "{missing: [nope]}"])
+def test_an_unknown_item_id_is_a_load_error(then: str) -> None:
+    body = f"items:\n  order: {{label: Signed order}}\nrules:\n  - {{id: r1, when: {{}}, then: {then}}}\n"
+    with pytest.raises(LoadError) as caught:
+        load_ruleset(HEAD + body, "outcomes.yaml")
+    assert "unknown item 'nope'" in str(caught.value)
+
+
+DURABLE_64 = pytest.mark.xfail(
+    reason="engine bug: the durable backend fails (durable-rules error 303, ERR_MAX_STACK_SIZE) "
+    "when 64 or more rules with distinct conditions fire for one case",
+    strict=True,
+)
+
+
+@pytest.mark.parametrize("backend", ["compiled", pytest.param("durable", marks=DURABLE_64)])
+def test_every_rule_that_fires_is_reported_even_when_70_fire(backend: str) -> None:
+    rules = "\n".join(
+        f"  - {{id: under-{i}, when: {{clinical.ahi: {{lt: {i + 10}}}}}, then: {{notes: [n{i}]}}}}"
+        for i in range(70)
+    )
+    decision = decide(backend, f"rules:\n{rules}\n", case(clinical={"ahi": 5}))
+    assert [f["rule"] for f in decision["fired"]] == [f"under-{i}" for i in range(70)]
+    assert decision["notes"] == [f"n{i}" for i in range(70)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_63_rules_with_distinct_conditions_can_fire_together(backend: str) -> None:
+    rules = "\n".join(
+        f"  - {{id: under-{i}, when: {{clinical.ahi: {{lt: {i + 10}}}}}, then: {{notes: [n{i}]}}}}"
+        for i in range(63)
+    )
+    decision = decide(backend, f"rules:\n{rules}\n", case(clinical={"ahi": 5}))
+    assert len(decision["fired"]) == 63

@@ -374,3 +374,32 @@ def test_facts_at_paths_no_schema_knows_are_ignored(backend: str) -> None:
 def test_a_clinical_fact_no_ruleset_declares_is_ignored_whatever_its_type(backend: str) -> None:
     decision = decide(backend, [ruleset()], case(clinical={"red_flags": "not-a-list"}))
     assert decision["auth"] == "required"
+
+
+@pytest.mark.xfail(
+    reason="engine bug: the facts: types of a ruleset that does not apply (outside its scope) still "
+    "reject the case with a FactsError",
+    strict=True,
+)
+def test_a_ruleset_outside_its_scope_does_not_type_check_the_case(backend: str) -> None:
+    applies = ruleset(rid="acme-commercial")  # declares clinical.ahi: number
+    other = load_ruleset(
+        ruleset_text(rid="acme-medicaid", scope="{coverage.plan_type: medicaid}").replace(
+            "facts: {clinical.ahi: number}", "facts: {clinical.ahi: string}"
+        ),
+        "acme-medicaid.yaml",
+    )
+    decision = decide(backend, [applies, other], case(clinical={"ahi": 18}))
+    assert chosen(decision) == ("acme-commercial", 1)
+
+
+def test_a_ruleset_not_in_effect_does_not_type_check_the_case(backend: str) -> None:
+    applies = ruleset(rid="acme-commercial")
+    other = load_ruleset(
+        ruleset_text(rid="acme-2030", effective="{from: 2030-01-01}").replace(
+            "facts: {clinical.ahi: number}", "facts: {clinical.ahi: string}"
+        ),
+        "acme-2030.yaml",
+    )
+    decision = decide(backend, [applies, other], case(clinical={"ahi": 18}))
+    assert chosen(decision) == ("acme-commercial", 1)

@@ -87,7 +87,9 @@ def test_the_spec_decision_has_every_key_the_spec_lists(
     ]  # fmt: skip
 
 
-def test_the_spec_case_gets_the_spec_decision(ruleset: Ruleset, backend: str, spec_case: dict[str, Any]) -> None:
+def test_the_spec_case_gets_the_spec_decision(
+    ruleset: Ruleset, backend: str, spec_case: dict[str, Any]
+) -> None:
     decision = decide(ruleset, backend, spec_case)
     assert {key: decision[key] for key in EXAMPLE} == EXAMPLE
     assert decision["ruleset"] == {"id": "acme-commercial", "version": 4, "sha256": ruleset.sha256}
@@ -199,6 +201,8 @@ def test_the_spec_rulesets_embedded_tests_pass_on_both_backends(ruleset: Ruleset
     assert run_tests(ruleset) == []
 
 
-def test_both_backends_give_the_same_decision_for_the_spec_case(ruleset: Ruleset, spec_case: dict[str, Any]) -> None:
+def test_both_backends_give_the_same_decision_for_the_spec_case(
+    ruleset: Ruleset, spec_case: dict[str, Any]
+) -> None:
     durable, compiled = (decide(ruleset, b, spec_case) for b in BACKENDS)
     assert durable == compiled

@@ -1,0 +1,268 @@
+"""The durable and the compiled backends decide every case alike.
+
+Hypothesis generates case facts (codes inside and outside the value sets, diagnoses, dates around
+as_of, missing fields, documents, clinical numbers, free-form answers, now and then a value of the
+wrong type) against tests/fixtures/agreement/rich.yaml, which uses every operator. Every embedded
+test of every shipped ruleset (rulesets/*.yaml) runs on both backends too.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine import EngineError, Evaluator, load_ruleset_file, load_rulesets, run_tests
+
+ROOT = Path(__file__).resolve().parents[2]
+RICH = ROOT / "tests" / "fixtures" / "agreement" / "rich.yaml"
+SHIPPED = ROOT / "rulesets"
+TODAY = date(2026, 6, 15)
+
+
+@pytest.fixture(scope="module")
+def rich():
+    return load_ruleset_file(str(RICH))
+
+
+@pytest.fixture(scope="module")
+def backends(rich):
+    return Evaluator([rich], backend="durable"), Evaluator([rich], backend="compiled")
+
+
+def outcome(evaluator: Evaluator, facts: dict[str, Any]) -> Any:
+    """The decision, or the error as (type, message): both backends must refuse alike too."""
+    try:
+        return evaluator.evaluate(facts, TODAY)
+    except EngineError as exc:
+        return (type(exc).__name__, str(exc))
+
+
+def as_outcome(result: Any) -> Any:
+    return (type(result).__name__, str(result)) if isinstance(result, EngineError) else result
+
+
+# -- strategies ---------------------------------------------------------------------------------------------
+CODES = [
+    "72148", "72149", "72158", "72147", "72159", "72150", "70551", "70553", "70550", "70554",
+    "73721", "G0235", "g0235", "E0470", "E0471", "E0469", "E0472", "E0601", "99213", "7214",
+    "721480", "",
+]  # fmt: skip
+DIAGNOSES = [
+    "C79.51", "C79.5", "C79.511", "G83.4", "M46.2", "M46.21", "M46", "M54.50", "M51.16", "C50.911",
+    "D01.1", "D0", "D37", "c79.51", "Z00.00",
+]  # fmt: skip
+DOCUMENT_TYPES = ["order", "clinical-note", "sleep-study", "referral", "imaging-report", ""]
+
+
+def iso_around(center: date, days: int = 500) -> st.SearchStrategy[str]:
+    return st.integers(-days, days).map(lambda d: (center + timedelta(days=d)).isoformat())
+
+
+EDGES = [0, 1, 29, 30, 31, 59, 60, 61, 364, 365, 366, 399, 400, 401]
+near_today = st.one_of(
+    iso_around(TODAY),
+    st.sampled_from(EDGES)
+    .flatmap(lambda d: st.sampled_from([TODAY - timedelta(days=d), TODAY + timedelta(days=d)]))
+    .map(date.isoformat),
+)
+
+json_scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 12),
+    st.floats(-3, 12, allow_nan=False, allow_infinity=False),
+    st.sampled_from(["A1", "B2", "x", "y", "z", "2026-01-01", "6", ""]),
+)
+json_value = st.recursive(
+    json_scalar,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["a", "value"]), inner, max_size=2)
+    ),
+    max_leaves=5,
+)
+
+documents = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "id": st.sampled_from(["D1", "D2", "D3", "D4"]),
+            "type": st.sampled_from(DOCUMENT_TYPES),
+            "date": near_today,
+            "pages": st.integers(0, 20),
+            "title": st.just("a title"),
+        },
+    ),
+    max_size=5,
+)
+
+numbers = st.one_of(
+    st.integers(0, 40), st.floats(0, 40, allow_nan=False), st.sampled_from([5, 14.5, 15, 4.999, 14.6])
+)
+
+clinical = st.fixed_dictionaries(
+    {},
+    optional={
+        "ahi": numbers,
+        "weeks": st.integers(0, 10),
+        "red_flags": st.lists(st.sampled_from(["cauda-equina", "fever", "trauma"]), max_size=2),
+        "scores": st.lists(st.one_of(st.integers(0, 5), st.floats(0, 5, allow_nan=False)), max_size=3),
+        "failed": st.booleans(),
+        "onset": near_today,
+        "procedure": st.sampled_from(["fusion", "Fusion", "laminectomy", ""]),
+        "undeclared": json_value,
+    },
+)
+
+answers = st.fixed_dictionaries(
+    {},
+    optional={
+        "imaging-readiness": st.fixed_dictionaries(
+            {},
+            optional={
+                "symptom_weeks": json_value,
+                "code": json_value,
+                "tags": json_value,
+                "flag": json_value,
+                "when": json_value,
+                "name": json_value,
+            },
+        ),
+        "other-form": json_value,
+    },
+)
+
+# a value of the wrong type at a known path, now and then: both backends must refuse it alike
+WRONG_TYPES = [
+    ("clinical", "weeks", "four"),
+    ("clinical", "ahi", [15]),
+    ("clinical", "failed", "yes"),
+    ("service", "units", "2"),
+    ("service", "codes", "72148"),
+    ("patient", "birth_date", "yesterday"),
+    (None, "diagnoses", "M54.50"),
+    (None, "urgency", "urgent"),
+    (None, "documents", [{"id": "D9", "date": "2026-02-30"}]),
+]
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> dict[str, Any]:
+    facts: dict[str, Any] = draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "case_id": st.sampled_from(["C-123", "C-1234", "C-12345", "C-12", "X-123", ""]),
+                "as_of": iso_around(TODAY, 200),
+                "urgency": st.sampled_from(["standard", "expedited", "emergency"]),
+                "patient": st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "birth_date": iso_around(date(1990, 6, 15), 365 * 60),
+                        "sex": st.sampled_from(["F", "M", "X"]),
+                        "state": st.sampled_from(["OH", "OR", "CA", "o", ""]),
+                    },
+                ),
+                "service": st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "codes": st.lists(st.sampled_from(CODES), max_size=4),
+                        "date": st.one_of(
+                            iso_around(date(2026, 7, 1), 250), st.sampled_from(["2026-06-30", "2026-07-01"])
+                        ),
+                        "units": st.one_of(st.integers(0, 5), st.floats(0, 5, allow_nan=False)),
+                        "place_of_service": st.sampled_from(["11", "21", "22", "2", ""]),
+                    },
+                ),
+                "diagnoses": st.lists(st.sampled_from(DIAGNOSES), max_size=4),
+                "documents": documents,
+                "clinical": clinical,
+                "answers": answers,
+            },
+        )
+    )
+    facts["coverage"] = draw(
+        st.fixed_dictionaries(
+            {"payer": st.sampled_from(["rich", "rich", "rich", "rich", "nobody"])},
+            optional={
+                "plan_type": st.sampled_from(["commercial", "commercial", "employer-group", "medicaid"])
+            },
+        )
+    )
+    if draw(st.integers(0, 9)) == 0:
+        group, key, value = draw(st.sampled_from(WRONG_TYPES))
+        target = facts if group is None else facts.setdefault(group, {})
+        target[key] = value
+    return facts
+
+
+# -- agreement ------------------------------------------------------------------------------------------------
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(facts=cases())
+def test_durable_and_compiled_decide_every_generated_case_alike(backends, facts):
+    durable, compiled = backends
+    assert outcome(durable, facts) == outcome(compiled, facts)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batch=st.lists(cases(), max_size=12))
+def test_evaluate_many_equals_evaluate_case_by_case_on_both_backends(backends, batch):
+    durable, compiled = backends
+    one_by_one = [outcome(durable, facts) for facts in batch]
+    assert [as_outcome(r) for r in durable.evaluate_many(batch, TODAY)] == one_by_one
+    assert [as_outcome(r) for r in compiled.evaluate_many(batch, TODAY)] == one_by_one
+
+
+def test_evaluate_many_agrees_across_batch_boundaries(backends):
+    # 700 cases cross the 256-case batches of evaluate_many and of the durable runner
+    pick = random.Random(20261120)
+    batch: list[Any] = []
+    for i in range(700):
+        batch.append(
+            {
+                "case_id": f"C-{i:04d}",
+                "as_of": (TODAY + timedelta(days=pick.randint(-30, 30))).isoformat(),
+                "urgency": pick.choice(["standard", "expedited", "emergency"]),
+                "coverage": {"payer": pick.choice(["rich", "rich", "nobody"]), "plan_type": "commercial"},
+                "service": {"codes": pick.sample(CODES, 2), "date": "2026-08-01"},
+                "diagnoses": pick.sample(DIAGNOSES, 2),
+                "clinical": {"weeks": pick.randint(0, 8), "ahi": pick.choice([3, 9.5, 20])},
+                "documents": [{"id": "D1", "type": pick.choice(DOCUMENT_TYPES), "date": "2026-06-01"}],
+            }
+        )
+    batch[300] = {"coverage": {"payer": "rich"}, "service": {"codes": "72148"}}  # a FactsError mid-stream
+    durable, compiled = backends
+    expected = [outcome(durable, facts) for facts in batch]
+    assert [as_outcome(r) for r in durable.evaluate_many(iter(batch), TODAY)] == expected
+    assert [as_outcome(r) for r in compiled.evaluate_many(iter(batch), TODAY)] == expected
+    assert sum(1 for r in expected if isinstance(r, dict) and r["fired"]) > 300
+
+
+def test_the_rich_ruleset_uses_every_operator(rich):
+    from engine.conditions import OPERATORS, QUANTIFIERS
+    from engine.plan import compile_plan
+
+    plan = compile_plan(rich)
+    ops = {atom.leaf.op for atom in plan.atoms if atom.leaf is not None}
+    assert set(OPERATORS) - ops == set()
+    kinds = {atom.key.split(" ")[1] for atom in plan.atoms if atom.leaf is None}
+    assert set(QUANTIFIERS) - kinds == set()
+
+
+def test_the_rich_ruleset_passes_its_own_tests_on_both_backends(rich):
+    assert run_tests(rich) == []
+
+
+# -- the shipped rulesets -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", sorted(SHIPPED.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_embedded_test_of_a_shipped_ruleset_passes_on_both_backends(path):
+    rulesets, problems = load_rulesets([path])
+    assert [str(p) for p in problems] == []
+    assert len(rulesets) == 1
+    assert rulesets[0].tests, f"{path.name} has no embedded tests"
+    assert [str(p) for p in run_tests(rulesets[0], backends=("durable", "compiled"))] == []
