@@ -498,7 +498,9 @@ class NaiveDurableAnchor:
             # durable-rules 2.0.28 decides `none(...)` wrongly when the field it tests comes before
             # the fields of the rule's other pattern in the fact's JSON: the lists go last.
             fact = {k: v for k, v in case.items() if k != "diagnoses"}
-            fact["diagnoses"], fact["sid"] = case.get("diagnoses"), sid
+            if "diagnoses" in case:
+                fact["diagnoses"] = case["diagnoses"]
+            fact["sid"] = sid
             lang.assert_fact(name, fact)
             lang.delete_state(name, sid)
             order, meta = self.order[spec.id], self.meta[spec.id]

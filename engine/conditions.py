@@ -497,6 +497,9 @@ def test_leaf(leaf: Leaf, value: Any, as_of: date) -> bool:
     op, arg = leaf.op, leaf.arg
     if op == "exists":
         return (value is not None) is arg
+    if type(value) is str and _wants_date(op, arg):
+        # an untyped answers.* fact (its form unknown here) tested against a date: read it as one
+        value = parse_date(value) or value
     if op == "none_in":
         return value is None or (isinstance(value, list) and not any(_member(v, arg) for v in value))
     if value is None:
@@ -577,6 +580,14 @@ def value_test(leaf: Leaf) -> ValueTest:
 
         return ordered
     return lambda value, as_of: test_leaf(leaf, value, as_of)
+
+
+def _wants_date(op: str, arg: Any) -> bool:
+    if op in ("within_days", "older_than_days"):
+        return True
+    if isinstance(arg, tuple | frozenset):
+        return any(isinstance(v, date) for v in arg)
+    return isinstance(arg, date)
 
 
 def _lt(a: Any, b: Any) -> bool:

@@ -25,6 +25,9 @@ DECLARABLE_TYPES = SCALAR_TYPES | LIST_TYPES
 ALL_TYPES = DECLARABLE_TYPES | {"object", "[object]", "any"}
 
 URGENCIES = ("standard", "expedited", "emergency")
+#: Numbers are bounded to what a double holds exactly (as JSON readers and durable-rules read them);
+#: NaN and infinities fail the bound too.
+MAX_NUMBER = 2**53 - 1
 
 
 @cache
@@ -115,6 +118,18 @@ _EXPECTED = {
 }
 
 
+def _problem(kind: str, value: object) -> str:
+    """Why `value` is not a `kind`, in words that name no value."""
+    if kind in ("number", "integer", "[number]") and _out_of_range(value):
+        return f"a number out of range (keep numbers within ±{MAX_NUMBER:,})"
+    return f"expected {_EXPECTED.get(kind, kind)}, got {_kind_of(value)}"
+
+
+def _out_of_range(value: object) -> bool:
+    values = value if isinstance(value, list) else [value]
+    return any(_is_number(v) and not -MAX_NUMBER <= v <= MAX_NUMBER for v in values)  # type: ignore[operator]
+
+
 def _kind_of(value: object) -> str:
     if isinstance(value, bool):
         return "a boolean"
@@ -140,15 +155,19 @@ def coerce(kind: str, value: Any) -> tuple[bool, Any]:
     if kind == "[string]":
         return cls is list and all(type(v) is str for v in value), value
     if kind == "number":
-        return cls is int or cls is float, value
+        return (cls is int or cls is float) and -MAX_NUMBER <= value <= MAX_NUMBER, value
     if kind == "integer":
-        return cls is int or (cls is float and value.is_integer()), value
+        return (
+            cls is int or (cls is float and value.is_integer())
+        ) and -MAX_NUMBER <= value <= MAX_NUMBER, value
     if kind == "boolean":
         return cls is bool, value
     if kind == "[object]":
         return cls is list and all(type(v) is dict for v in value), value
     if kind == "[number]":
-        return cls is list and all(type(v) is int or type(v) is float for v in value), value
+        return cls is list and all(
+            (type(v) is int or type(v) is float) and -MAX_NUMBER <= v <= MAX_NUMBER for v in value
+        ), value
     if kind == "object":
         return cls is dict, value
     return kind == "any", value
@@ -176,7 +195,7 @@ def check_types(flat: dict[str, Any], types: Mapping[str, str]) -> list[tuple[st
             continue
         ok, value = coerce(kind, flat[path])
         if not ok:
-            errors.append((path, f"expected {_EXPECTED.get(kind, kind)}, got {_kind_of(flat[path])}"))
+            errors.append((path, _problem(kind, flat[path])))
             del flat[path]
             continue
         if kind == "[object]" and path in records:
@@ -202,7 +221,7 @@ def _check_records(
                     errors.append(
                         (
                             f"{path}[{index}].{name}",
-                            f"expected {_EXPECTED.get(kind, kind)}, got {_kind_of(record[name])}",
+                            _problem(kind, record[name]),
                         )
                     )
                     del record[name]
@@ -268,7 +287,7 @@ def _read(
                 continue
         ok, ready = coerce(kind, value)
         if not ok:
-            errors.append((path, f"expected {_EXPECTED.get(kind, kind)}, got {_kind_of(value)}"))
+            errors.append((path, _problem(kind, value)))
             continue
         if kind == "[object]" and path in records:
             ready, record_errors = _check_records(path, ready, records[path])

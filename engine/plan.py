@@ -56,6 +56,7 @@ class Atom:
     test: Predicate  # specialised for speed (compiled backend, scopes, items)
     reference: Predicate  # the plain semantics of conditions.py (durable backend)
     leaf: Leaf | None  # None for record quantifiers
+    native: tuple[str, str, Any] | None  # (path, op, arg): a comparison durable-rules can run itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,7 @@ class Plan:
 
 def compile_plan(ruleset: Ruleset) -> Plan:
     """Compile a validated Ruleset. Pure and deterministic; callers cache by sha256."""
-    builder = _Builder()
+    builder = _Builder(ruleset.types)
     ordered = tuple(sorted(ruleset.rules, key=lambda r: (-r.priority, r.index)))
     exprs = tuple(builder.expr(rule.when) for rule in ordered)
     gates = tuple(_gate(rule.when) for rule in ordered)
@@ -110,7 +111,8 @@ def compile_plan(ruleset: Ruleset) -> Plan:
 
 
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, types: Mapping[str, str]) -> None:
+        self.types = types
         self.atoms: list[Atom] = []
         self.by_key: dict[str, int] = {}
 
@@ -122,7 +124,9 @@ class _Builder:
                 test, reference = leaf_predicate(node), leaf_predicate(node, reference=True)
             else:
                 test, reference = quantifier_predicate(node), quantifier_predicate(node, reference=True)
-            self.atoms.append(Atom(index, key, test, reference, node if isinstance(node, Leaf) else None))
+            leaf = node if isinstance(node, Leaf) else None
+            native = _native(leaf, self.types) if leaf is not None else None
+            self.atoms.append(Atom(index, key, test, reference, leaf, native))
             self.by_key[key] = index
         return AtomRef(self.by_key[key])
 
@@ -285,3 +289,24 @@ def _equals(wanted: str) -> Callable[[Any], bool]:
 
 def _within(codes: ValueSet | frozenset[str]) -> Callable[[Any], bool]:
     return lambda value: type(value) is str and value in codes
+
+
+_COMPARISONS = frozenset({"eq", "ne", "lt", "lte", "gt", "gte"})
+
+
+def _native(leaf: Leaf, types: Mapping[str, str]) -> tuple[str, str, Any] | None:
+    """(path, op, arg) when durable-rules can compare this fact itself, exactly as we would.
+
+    Numbers (facts and arguments are bounded to what a double holds exactly), and = / ≠ on text
+    and true/false. Dates, lists, untyped answers.* paths and everything else stay atoms.
+    """
+    kind, arg, op = types.get(leaf.path), leaf.arg, leaf.op
+    if op not in _COMPARISONS:
+        return None
+    if kind in ("number", "integer") and type(arg) in (int, float):
+        return (leaf.path, op, arg)
+    if kind == "string" and type(arg) is str and op in ("eq", "ne"):
+        return (leaf.path, op, arg)
+    if kind == "boolean" and type(arg) is bool and op in ("eq", "ne"):
+        return (leaf.path, op, arg)
+    return None

@@ -1,8 +1,10 @@
 """The durable backend: each ruleset version becomes one durable-rules ruleset.
 
-durable-rules 2.0.28 evaluates the rule network; the plan precomputes everything it does badly
-(value-set membership, dates, regexes, record quantifiers, missing-fact semantics) into a flat
-fact of boolean atoms `a<i>`, so a rule is an AND/OR of `a<i> == true|false`.
+durable-rules 2.0.28 evaluates the rule network and the plain comparisons it does well: `=`, `≠`,
+`<`, `≤`, `>`, `≥` on number, text and true/false facts, which reach it as fields `v<j>` of a
+flat fact (left out when the fact is missing, which is exactly "a missing fact never matches").
+Everything it does badly (value-set membership, dates, regexes, record quantifiers, negation)
+is precomputed by the plan into boolean atoms `a<i>`; a negated comparison is such an atom too.
 
 Its traps, and what this module does about each (DEVELOPERS.md; tests/engine/test_durable_traps.py):
 - not thread-safe: every call into it holds one process-wide lock;
@@ -13,8 +15,11 @@ Its traps, and what this module does about each (DEVELOPERS.md; tests/engine/tes
   serial number `k` and is retracted after its batch;
 - `delete_state` on a session that never matched can segfault, and live sessions are capped at
   1,024: we use one session per ruleset, retract our facts, and never delete state;
-- a fact over 255 fields fails: atoms are split into groups of at most 240, one fact per group,
-  and a rule only tests the atoms of its group (`g` tells the groups apart);
+- a fact over 255 fields fails: rules are packed into groups of at most 240 fields, one fact per
+  group, and a rule only tests the fields of its group (`g` tells the groups apart);
+- a fact that passes 64 or more tests of the network fails with error 303 (ERR_MAX_STACK_SIZE):
+  groups are also packed so that at most 48 tests (counted generously, an OR expanded) can pass
+  per fact, and a single rule wider than that reaches durable-rules as one precomputed flag;
 - no `$in`, unknown `$` operators silently accepted: we emit only `$and`, `$or`, `$ex` and equality;
 - `-m.x` alone as a rule hangs: negation is pushed down to atoms, never a `$nex`;
 - an OR fires its action once per matching branch: hits are collected into a set;
@@ -29,75 +34,139 @@ import itertools
 import threading
 import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from durable import engine as durable_engine
 
 from engine.errors import BackendError
-from engine.plan import And, AtomRef, Expr, Flat, Neg, Plan
+from engine.plan import And, Atom, AtomRef, Expr, Flat, Neg, Plan, evaluator
 
 LOCK = threading.RLock()
-MAX_ATOMS_PER_FACT = 240
+MAX_FIELDS_PER_FACT = 240  # durable fails on facts over 255 fields; sid, k and g take three
+MAX_TESTS_PER_FACT = 48  # durable fails when 64 tests pass for one fact (ERR_MAX_STACK_SIZE)
 BATCH = 256
 _names = itertools.count(1)
 _serial = itertools.count(1)
 _SESSION = "pa"
+_NATIVE = {"eq": None, "ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
 
 Json = Any
 _ALWAYS: Json = {"$ex": {"k": 1}}
 
 
-def _nnf(expr: Expr, negate: bool = False) -> Json | bool:
-    """durable JSON for `expr` with negation pushed to the atoms; True/False when constant."""
+@dataclass
+class _Fields:
+    """What one rule reads from the flat fact: atom flags and native comparison paths."""
+
+    flags: set[int]
+    paths: set[str]
+
+    def size(self) -> int:
+        return len(self.flags) + len(self.paths)
+
+
+def _fields(expr: Expr, atoms: Sequence[Atom], negate: bool = False, out: _Fields | None = None) -> _Fields:
+    out = out if out is not None else _Fields(set(), set())
     if isinstance(expr, AtomRef):
-        return {f"a{expr.index}": not negate}
+        native = atoms[expr.index].native
+        if native is not None and not negate:
+            out.paths.add(native[0])
+        else:
+            out.flags.add(expr.index)
+    elif isinstance(expr, Neg):
+        _fields(expr.child, atoms, not negate, out)
+    else:
+        for child in expr.children:
+            _fields(child, atoms, negate, out)
+    return out
+
+
+def _cost(expr: Expr, negate: bool = False) -> tuple[int, int]:
+    """(DNF terms, test nodes) of `expr` as durable-rules expands it: an upper bound on passing tests."""
+    if isinstance(expr, AtomRef):
+        return 1, 1
     if isinstance(expr, Neg):
-        return _nnf(expr.child, not negate)
-    conjunctive = isinstance(expr, And) != negate  # De Morgan
-    parts = [_nnf(c, negate) for c in expr.children]
-    if conjunctive:
-        if any(p is False for p in parts):
-            return False
-        parts = [p for p in parts if p is not True]
-        if not parts:
-            return True
-        return parts[0] if len(parts) == 1 else {"$and": parts}
-    if any(p is True for p in parts):
-        return True
-    parts = [p for p in parts if p is not False]
+        return _cost(expr.child, not negate)
+    parts = [_cost(c, negate) for c in expr.children]
     if not parts:
-        return False
-    return parts[0] if len(parts) == 1 else {"$or": parts}
+        return 1, 0
+    if isinstance(expr, And) != negate:
+        terms = 1
+        for t, _ in parts:
+            terms *= t
+        return terms, sum(n * (terms // t) for t, n in parts)
+    return sum(t for t, _ in parts), sum(n for _, n in parts)
 
 
-def _atoms_of(expr: Expr) -> set[int]:
-    if isinstance(expr, AtomRef):
-        return {expr.index}
-    if isinstance(expr, Neg):
-        return _atoms_of(expr.child)
-    return set().union(*(_atoms_of(c) for c in expr.children)) if expr.children else set()
+def rule_cost(expr: Expr) -> int:
+    terms, nodes = _cost(expr)
+    return terms + nodes  # each DNF term also tests `g`
 
 
-def _groups(plan: Plan) -> list[tuple[list[int], list[int]]]:
-    """Split rules into groups whose atoms fit in one fact: [(rule positions, atom indexes)]."""
-    groups: list[tuple[list[int], set[int]]] = []
+class _Network:
+    """Translates plan expressions into durable JSON, naming native paths `v<j>`."""
+
+    def __init__(self, atoms: Sequence[Atom]) -> None:
+        self.atoms = atoms
+        self.fields: dict[str, str] = {}
+
+    def field(self, path: str) -> str:
+        return self.fields.setdefault(path, f"v{len(self.fields)}")
+
+    def test(self, expr: Expr, negate: bool = False) -> Json | bool:
+        """durable JSON for `expr`, negation pushed down to the atoms; True/False when constant."""
+        if isinstance(expr, AtomRef):
+            native = self.atoms[expr.index].native
+            if native is not None and not negate:
+                path, op, arg = native
+                operator = _NATIVE[op]
+                field = {self.field(path): arg}
+                return field if operator is None else {operator: field}
+            return {f"a{expr.index}": not negate}
+        if isinstance(expr, Neg):
+            return self.test(expr.child, not negate)
+        conjunctive = isinstance(expr, And) != negate  # De Morgan
+        parts = [self.test(c, negate) for c in expr.children]
+        if conjunctive:
+            if any(p is False for p in parts):
+                return False
+            parts = [p for p in parts if p is not True]
+            if not parts:
+                return True
+            return parts[0] if len(parts) == 1 else {"$and": parts}
+        if any(p is True for p in parts):
+            return True
+        parts = [p for p in parts if p is not False]
+        if not parts:
+            return False
+        return parts[0] if len(parts) == 1 else {"$or": parts}
+
+
+def _groups(plan: Plan, wide: frozenset[int]) -> list[tuple[list[int], _Fields, int]]:
+    """Pack rules into groups that fit one fact: [(rule positions, fields, cost)].
+
+    A rule in `wide` is one precomputed flag (`r<position>`): one field, cost 2.
+    """
+    groups: list[tuple[list[int], _Fields, int]] = []
     for position, expr in enumerate(plan.conditions):
-        atoms = _atoms_of(expr)
-        if len(atoms) > MAX_ATOMS_PER_FACT:
-            rule = plan.rules[position]
-            raise BackendError(
-                f"rule '{rule.id}' of ruleset {plan.ruleset.id} tests {len(atoms)} conditions, more than the "
-                f"durable backend's {MAX_ATOMS_PER_FACT}: split the rule"
-            )
-        for rules, members in groups:
-            if len(members | atoms) <= MAX_ATOMS_PER_FACT:
+        if position in wide:
+            need, cost = _Fields(set(), set()), 2
+        else:
+            need, cost = _fields(expr, plan.atoms), rule_cost(expr)
+        for index, (rules, held, spent) in enumerate(groups):
+            flags = len(held.flags | need.flags) + sum(p in wide for p in rules) + (position in wide)
+            fits = flags + len(held.paths | need.paths)
+            if fits <= MAX_FIELDS_PER_FACT and spent + cost <= MAX_TESTS_PER_FACT:
                 rules.append(position)
-                members |= atoms
+                held.flags |= need.flags
+                held.paths |= need.paths
+                groups[index] = (rules, held, spent + cost)
                 break
         else:
-            groups.append(([position], set(atoms)))
-    return [(rules, sorted(members)) for rules, members in groups] or [([], [])]
+            groups.append(([position], need, cost))
+    return groups or [([], _Fields(set(), set()), 0)]
 
 
 class DurableRunner:
@@ -106,24 +175,44 @@ class DurableRunner:
     def __init__(self, plan: Plan) -> None:
         self._plan = plan
         self._tests = tuple(a.reference for a in plan.atoms)  # the reference semantics
-        self._groups = _groups(plan)
+        # a rule too wide for durable's stack, or for one fact, is one flag computed here
+        self._wide = {
+            position: evaluator(expr, self._tests)
+            for position, expr in enumerate(plan.conditions)
+            if rule_cost(expr) > MAX_TESTS_PER_FACT - 2
+            or _fields(expr, plan.atoms).size() > MAX_FIELDS_PER_FACT
+        }
+        groups = _groups(plan, frozenset(self._wide))
+        network = _Network(plan.atoms)
         self._hits: list[tuple[int, int]] = []
-        label = f"{plan.ruleset.id} v{plan.ruleset.version or '?'}"
-        self._label = label
+        self._label = f"{plan.ruleset.id} v{plan.ruleset.version or '?'}"
         definition: dict[str, Json] = {"done": {"all": [{"m": _ALWAYS}], "run": _noop}}
-        for group, (positions, _atoms) in enumerate(self._groups):
+        for group, (positions, _held, _spent) in enumerate(groups):
             for position in positions:
-                cond = _nnf(plan.conditions[position])
+                cond = (
+                    {f"r{position}": True}
+                    if position in self._wide
+                    else network.test(plan.conditions[position])
+                )
                 if cond is False:
                     continue  # can never fire
                 test: Json = {"g": group} if cond is True else {"$and": [{"g": group}, cond]}
                 definition[f"r{position}"] = {"all": [{"m": test}], "run": self._action(position)}
+        # per group: the atoms to compute and the (field, path) pairs to copy
+        self._layout = tuple(
+            (
+                tuple(sorted(held.flags)),
+                tuple((network.field(path), path) for path in sorted(held.paths)),
+                tuple(p for p in positions if p in self._wide),
+            )
+            for positions, held, _cost_ in groups
+        )
         name = f"priorauth_{plan.ruleset.id}_{plan.ruleset.sha256[:12]}_{next(_names)}"
         try:
             with LOCK:
                 self._ruleset = durable_engine.Ruleset(name, None, definition)
         except Exception as exc:
-            raise BackendError(f"durable-rules refused ruleset {label}: {type(exc).__name__}") from None
+            raise BackendError(f"durable-rules refused ruleset {self._label}: {type(exc).__name__}") from None
         # durable keeps each ruleset in C memory until told otherwise: free it with the runner
         weakref.finalize(self, _delete, self._ruleset._handle)
 
@@ -144,22 +233,33 @@ class DurableRunner:
             out.extend(self._batch(cases[start : start + BATCH]))
         return out
 
-    def _batch(self, cases: Sequence[tuple[Flat, date]]) -> list[list[int]]:
+    def _facts(self, serial: int, flat: Flat, as_of: date) -> list[dict[str, Any]]:
         tests = self._tests
+        values: dict[int, bool] = {}
+        facts = []
+        for group, (flags, paths, wide) in enumerate(self._layout):
+            fact: dict[str, Any] = {"sid": _SESSION, "k": serial, "g": group}
+            for position in wide:
+                fact[f"r{position}"] = bool(self._wide[position](flat, as_of))
+            for index in flags:
+                value = values.get(index)
+                if value is None:
+                    value = values[index] = bool(tests[index](flat, as_of))
+                fact[f"a{index}"] = value
+            for field, path in paths:
+                value = flat.get(path)
+                if value is not None:  # a missing fact is a missing field: no comparison matches
+                    fact[field] = value
+            facts.append(fact)
+        return facts
+
+    def _batch(self, cases: Sequence[tuple[Flat, date]]) -> list[list[int]]:
         facts: list[dict[str, Any]] = []
         serials = []
         for flat, as_of in cases:
-            values: dict[int, bool] = {}
             serial = next(_serial)
             serials.append(serial)
-            for group, (_positions, atoms) in enumerate(self._groups):
-                fact: dict[str, Any] = {"sid": _SESSION, "k": serial, "g": group}
-                for index in atoms:
-                    value = values.get(index)
-                    if value is None:
-                        value = values[index] = bool(tests[index](flat, as_of))
-                    fact[f"a{index}"] = value
-                facts.append(fact)
+            facts.extend(self._facts(serial, flat, as_of))
         with LOCK:
             self._hits.clear()
             try:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from engine import BackendError, Evaluator, load_ruleset, load_ruleset_file
-from engine.backends.durable import MAX_ATOMS_PER_FACT, DurableRunner
+from engine.backends.durable import MAX_FIELDS_PER_FACT, DurableRunner
 from engine.plan import compile_plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,7 +194,7 @@ def test_our_backend_splits_300_atoms_into_facts_that_durable_accepts():
     compiled = Evaluator([ruleset], backend="compiled")
     runner = runner_of(durable, ruleset)
     assert len(runner._groups) >= 2
-    assert all(len(atoms) <= MAX_ATOMS_PER_FACT for _, atoms in runner._groups)
+    assert all(len(atoms) <= MAX_FIELDS_PER_FACT for _, atoms in runner._groups)
     for score in (0, 1, 150, 239, 240, 241, 299, 300, None):
         facts = {"as_of": "2026-03-01", "coverage": {"payer": "acme"}}
         if score is not None:
@@ -218,7 +218,7 @@ def test_our_backend_agrees_with_compiled_on_a_wide_ruleset_in_a_batch():
 
 
 def test_one_rule_with_more_atoms_than_a_fact_holds_is_refused_naming_rule_and_ruleset():
-    tests = "".join(f"        - clinical.score: {{ne: {i}}}\n" for i in range(MAX_ATOMS_PER_FACT + 1))
+    tests = "".join(f"        - clinical.score: {{ne: {i}}}\n" for i in range(MAX_FIELDS_PER_FACT + 1))
     text = (
         "ruleset: huge-rule\npayer: acme\nversion: 2\neffective: {from: 2026-01-01}\n"
         "facts: {clinical.score: integer}\nrules:\n  - id: huge\n    when:\n      all:\n"
@@ -230,8 +230,8 @@ def test_one_rule_with_more_atoms_than_a_fact_holds_is_refused_naming_rule_and_r
     with pytest.raises(BackendError) as info:
         evaluator.evaluate({"coverage": {"payer": "acme"}, "as_of": "2026-03-01"}, TODAY)
     assert str(info.value) == (
-        f"rule 'huge' of ruleset huge-rule tests {MAX_ATOMS_PER_FACT + 1} conditions, more than the "
-        f"durable backend's {MAX_ATOMS_PER_FACT}: split the rule"
+        f"rule 'huge' of ruleset huge-rule tests {MAX_FIELDS_PER_FACT + 1} conditions, more than the "
+        f"durable backend's {MAX_FIELDS_PER_FACT}: split the rule"
     )
 
 

@@ -715,14 +715,7 @@ def test_conditions_nest_inside_a_document_test(
     assert holds(backend, when, docs(item)) is expected
 
 
-DURABLE_64 = pytest.mark.xfail(
-    reason="engine bug: the durable backend fails (durable-rules error 303, ERR_MAX_STACK_SIZE) "
-    "when 64 or more distinct branches hold for one case",
-    strict=True,
-)
-
-
-@pytest.mark.parametrize("backend", ["compiled", pytest.param("durable", marks=DURABLE_64)])
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("branches", [64, 100])
 def test_any_holds_however_many_of_its_branches_hold(backend: str, branches: int) -> None:
     when = "{any: [" + ", ".join(f"{{clinical.ahi: {{gt: {i}}}}}" for i in range(branches)) + "]}"
@@ -750,14 +743,6 @@ def test_several_ranges_in_one_value_set_keep_their_gaps(backend: str, code: str
 
 
 # -- dates on answers of a form the ruleset does not know --------------------------------------------------------
-UNKNOWN_FORM_DATES = pytest.mark.xfail(
-    reason="engine bug: on an answers.* path of a form the ruleset was loaded without, an ISO date "
-    "answer never compares with a date (a str/date comparison is swallowed as False)",
-    strict=True,
-)
-
-
-@UNKNOWN_FORM_DATES
 @pytest.mark.parametrize(
     ("when", "expected"),
     [

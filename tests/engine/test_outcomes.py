@@ -575,14 +575,7 @@ def test_an_unknown_item_id_is_a_load_error(then: str) -> None:
     assert "unknown item 'nope'" in str(caught.value)
 
 
-DURABLE_64 = pytest.mark.xfail(
-    reason="engine bug: the durable backend fails (durable-rules error 303, ERR_MAX_STACK_SIZE) "
-    "when 64 or more rules with distinct conditions fire for one case",
-    strict=True,
-)
-
-
-@pytest.mark.parametrize("backend", ["compiled", pytest.param("durable", marks=DURABLE_64)])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_every_rule_that_fires_is_reported_even_when_70_fire(backend: str) -> None:
     rules = "\n".join(
         f"  - {{id: under-{i}, when: {{clinical.ahi: {{lt: {i + 10}}}}}, then: {{notes: [n{i}]}}}}"

@@ -376,11 +376,6 @@ def test_a_clinical_fact_no_ruleset_declares_is_ignored_whatever_its_type(backen
     assert decision["auth"] == "required"
 
 
-@pytest.mark.xfail(
-    reason="engine bug: the facts: types of a ruleset that does not apply (outside its scope) still "
-    "reject the case with a FactsError",
-    strict=True,
-)
 def test_a_ruleset_outside_its_scope_does_not_type_check_the_case(backend: str) -> None:
     applies = ruleset(rid="acme-commercial")  # declares clinical.ahi: number
     other = load_ruleset(
@@ -403,3 +398,11 @@ def test_a_ruleset_not_in_effect_does_not_type_check_the_case(backend: str) -> N
     )
     decision = decide(backend, [applies, other], case(clinical={"ahi": 18}))
     assert chosen(decision) == ("acme-commercial", 1)
+
+
+def test_a_wrong_type_on_a_path_the_scope_tests_is_an_error(backend: str) -> None:
+    scoped = load_ruleset(ruleset_text(rid="acme-sleep", scope="{clinical.ahi: {gte: 5}}"), "acme-sleep.yaml")
+    with pytest.raises(FactsError) as caught:
+        decide(backend, [scoped], case(clinical={"ahi": "SECRET-high"}))
+    assert "clinical.ahi" in str(caught.value)
+    assert "SECRET" not in str(caught.value)
