@@ -45,6 +45,8 @@ TARGET_COMPILED_VS_ZEN = 3.0
 TARGET_DURABLE_VS_NAIVE = 4.0
 TARGET_LOAD_MS = 300.0
 FLAT_MIB, FLAT_SHARE = 10.0, 0.05  # memory is "flat" if it grows by at most max(10 MiB, 5%)
+ROUNDS = 5  # throughput is measured in interleaved rounds, so load on the machine hits every row alike
+ANCHORS = ("zen_precomputed", "zen_decision_api", "zen_native", "naive_durable")
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -73,13 +75,31 @@ def agreement(reference: Sequence[Outcome | None], other: Sequence[Outcome | Non
     return {"cases": n, "fired_rate": fired / n if n else 0.0, "auth_rate": auth / n if n else 0.0}
 
 
-def timed(label: str, count: int, run: Callable[[], Any]) -> tuple[float, Any]:
-    gc.collect()
-    start = time.perf_counter()
-    result = run()
-    seconds = time.perf_counter() - start
-    say(f"  {label}: {count:,} cases in {seconds:.2f} s = {count / seconds:,.0f} cases/s")
-    return seconds, result
+class Lane:
+    """One engine or anchor in the throughput rounds: its cases, split into ROUNDS slices."""
+
+    def __init__(
+        self, key: str, label: str, cases: Sequence[dict[str, Any]], run: Callable[[Any], Any]
+    ) -> None:
+        self.key, self.label, self.cases, self.run = key, label, cases, run
+        self.count = len(cases)
+        self.seconds = 0.0
+        self.outputs: list[Any] = []
+
+    def step(self, round_: int) -> None:
+        size = -(-self.count // ROUNDS)
+        chunk = self.cases[round_ * size : (round_ + 1) * size]
+        if not chunk:
+            return
+        gc.collect()
+        start = time.perf_counter()
+        output = self.run(chunk)
+        self.seconds += time.perf_counter() - start
+        self.outputs.append(output)
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds else 0.0
 
 
 def consume(evaluator: engine.Evaluator, cases: Sequence[dict[str, Any]], today: Any, keep: bool) -> Any:
@@ -300,25 +320,60 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     results["load_compile"] = load
 
-    # our backends ----------------------------------------------------------------------------------
-    say("\nengine backends (Evaluator.evaluate_many: selection, facts, rules, full decisions)")
+    # throughput: every engine and anchor in interleaved rounds --------------------------------------
+    say(f"\nthroughput, in {ROUNDS} interleaved rounds (each engine runs 1/{ROUNDS} of its cases per round)")
     compiled = engine.Evaluator(rulesets, backend="compiled")
     reference = [ours(d) for d in compiled.evaluate_many(cases[:n_reference], today)]  # warm-up + reference
-    compiled_s, compiled_errors = timed(
-        "compiled", n_cases, lambda: consume(compiled, cases, today, keep=False)
-    )
     durable = engine.Evaluator(rulesets, backend="durable")
     consume(durable, cases[:1_000], today, keep=False)  # warm-up
-    durable_s, durable_out = timed(
-        "durable", n_durable, lambda: consume(durable, cases[:n_durable], today, keep=True)
-    )
+    zen_pre = ZenAnchor(work.rulesets, precomputed=True, api="engine")
+    zen_dec = ZenAnchor(work.rulesets, precomputed=True, api="decision")
+    zen_nat = ZenAnchor(work.rulesets, precomputed=False, api="engine")
+    naive = NaiveDurableAnchor(work.rulesets, today)
+    lanes = [
+        Lane(
+            "compiled",
+            "compiled backend (evaluate_many)",
+            cases,
+            lambda c: consume(compiled, c, today, False),
+        ),
+        Lane(
+            "durable",
+            "durable backend (evaluate_many)",
+            cases[:n_durable],
+            lambda c: consume(durable, c, today, True),
+        ),
+        Lane("zen_precomputed", "zen-engine, precomputed membership, engine.evaluate", cases, zen_pre.run),
+        Lane(
+            "zen_decision_api",
+            "zen-engine, precomputed membership, decision.evaluate",
+            cases[:n_zen_decision],
+            zen_dec.run,
+        ),
+        Lane(
+            "zen_native", "zen-engine, native membership, engine.evaluate", cases[:n_zen_native], zen_nat.run
+        ),
+        Lane("naive_durable", "durable-rules naive, session per case", cases[:n_naive], naive.run),
+    ]
+    for lane in lanes:
+        lane.run(lane.cases[:200])  # warm-up
+    for round_ in range(ROUNDS):
+        for lane in lanes:
+            lane.step(round_)
+    for lane in lanes:
+        say(f"  {lane.label}: {lane.count:,} cases in {lane.seconds:.2f} s = {lane.rate:,.0f} cases/s")
+    by = {lane.key: lane for lane in lanes}
+    compiled_errors = sum(by["compiled"].outputs)
+    if compiled_errors:
+        say(f"  WARNING: {compiled_errors} cases failed on the compiled backend")
+    durable_out = [d for chunk in by["durable"].outputs for d in chunk]
     backends_agree = agreement(reference, [ours(d) for d in durable_out])
     compiled_full = list(compiled.evaluate_many(cases[:n_durable], today))
     identical = sum(1 for a, b in zip(compiled_full, durable_out, strict=True) if a == b) / n_durable
     del durable_out, compiled_full
-    say(f"  compiled and durable decisions identical on {identical:.2%} of {n_durable:,} cases")
-    if compiled_errors:
-        say(f"  WARNING: {compiled_errors} cases failed on the compiled backend")
+    agree = {key: agreement(reference, [o for chunk in by[key].outputs for o in chunk]) for key in ANCHORS}
+    for lane in lanes:
+        lane.outputs = []
 
     breakdown = stages(compiled, cases[:n_durable], today)
     if breakdown:
@@ -344,41 +399,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     results["memory"] = {"compiled": mem_compiled, "durable": mem_durable}
 
-    # anchors -----------------------------------------------------------------------------------------
-    say("\nanchors, on the same cases")
-    zen_pre = ZenAnchor(work.rulesets, precomputed=True, api="engine")
-    zen_pre.run(cases[:500])
-    zen_pre_s, zen_pre_out = timed(
-        "zen-engine, membership precomputed (static loader, engine.evaluate)",
-        n_cases,
-        lambda: zen_pre.run(cases),
-    )
-    zen_pre_agree = agreement(reference, zen_pre_out)
-    del zen_pre_out
-    zen_dec = ZenAnchor(work.rulesets, precomputed=True, api="decision")
-    zen_dec.run(cases[:200])
-    zen_dec_s, zen_dec_out = timed(
-        "zen-engine, membership precomputed (create_decision, decision.evaluate)",
-        n_zen_decision,
-        lambda: zen_dec.run(cases[:n_zen_decision]),
-    )
-    zen_dec_agree = agreement(reference, zen_dec_out)
-    zen_nat = ZenAnchor(work.rulesets, precomputed=False, api="engine")
-    zen_nat.run(cases[:50])
-    zen_nat_s, zen_nat_out = timed(
-        "zen-engine, membership native (static loader, engine.evaluate)",
-        n_zen_native,
-        lambda: zen_nat.run(cases[:n_zen_native]),
-    )
-    zen_nat_agree = agreement(reference, zen_nat_out)
-    # last: durable.lang's Host starts background threads that call into durable-rules
-    naive = NaiveDurableAnchor(work.rulesets, today)
-    naive.run(cases[:200])
-    naive_s, naive_out = timed(
-        "durable-rules naive (session per case)", n_naive, lambda: naive.run(cases[:n_naive])
-    )
-    naive_agree = agreement(reference, naive_out)
-
     # profiles ---------------------------------------------------------------------------------------
     if args.profile:
         n_prof = min(n_cases, 20_000 // scale)
@@ -398,14 +418,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
 
     # report -------------------------------------------------------------------------------------------
-    rate = {
-        "compiled": n_cases / compiled_s,
-        "durable": n_durable / durable_s,
-        "zen_precomputed": n_cases / zen_pre_s,
-        "zen_decision_api": n_zen_decision / zen_dec_s,
-        "zen_native": n_zen_native / zen_nat_s,
-        "naive_durable": n_naive / naive_s,
-    }
+    rate = {lane.key: lane.rate for lane in lanes}
+    compiled_s, durable_s = by["compiled"].seconds, by["durable"].seconds
+    zen_pre_s, zen_dec_s, zen_nat_s = (
+        by[k].seconds for k in ("zen_precomputed", "zen_decision_api", "zen_native")
+    )
+    naive_s = by["naive_durable"].seconds
     zen_anchor = max(rate["zen_precomputed"], rate["zen_decision_api"], rate["zen_native"])
     ratio_compiled = rate["compiled"] / zen_anchor
     ratio_durable = rate["durable"] / rate["naive_durable"]
@@ -508,15 +526,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{FLAT_SHARE:.0%}) after the first sample."
     )
     say("agreement with the compiled backend (rules fired, in order / auth):")
-    for label, agree in (
+    for label, rates in (
         ("durable backend", backends_agree),
-        ("zen-engine precomputed", zen_pre_agree),
-        ("zen-engine decision.evaluate", zen_dec_agree),
-        ("zen-engine native", zen_nat_agree),
-        ("durable-rules naive", naive_agree),
+        ("zen-engine precomputed", agree["zen_precomputed"]),
+        ("zen-engine decision.evaluate", agree["zen_decision_api"]),
+        ("zen-engine native", agree["zen_native"]),
+        ("durable-rules naive", agree["naive_durable"]),
     ):
         say(
-            f"  {label:30} {agree['cases']:>7,} cases: fired {agree['fired_rate']:.2%}, auth {agree['auth_rate']:.2%}"
+            f"  {label:30} {rates['cases']:>7,} cases: fired {rates['fired_rate']:.2%}, auth {rates['auth_rate']:.2%}"
         )
     say(f"  durable backend: whole decisions identical on {identical:.2%}")
 
@@ -554,10 +572,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     results["agreement"] = {
         "durable_backend": {**backends_agree, "identical_decisions_rate": identical},
-        "zen_precomputed": zen_pre_agree,
-        "zen_decision_api": zen_dec_agree,
-        "zen_native": zen_nat_agree,
-        "naive_durable": naive_agree,
+        **agree,
     }
     results["targets"] = {
         "compiled_vs_zen": {

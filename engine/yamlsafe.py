@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import sys
+
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
@@ -56,19 +58,14 @@ class _Refused(Exception):
         self.line, self.message, self.fix = line, message, fix
 
 
-class _Loader(Reader, Scanner, Parser, Composer, SafeConstructor, Resolver):
-    def __init__(self, text: str) -> None:
-        Reader.__init__(self, text)
-        Scanner.__init__(self)
-        Parser.__init__(self)
-        Composer.__init__(self)
-        SafeConstructor.__init__(self)
-        Resolver.__init__(self)
-        self._depth = 0
+class _Guard(Composer):
+    """Composes the node tree from parser events, refusing aliases and nesting past MAX_DEPTH."""
+
+    _depth = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
+        if self.check_event(yaml.AliasEvent):  # type: ignore[attr-defined]
+            event = self.peek_event()  # type: ignore[attr-defined]
             raise _Refused(
                 event.start_mark.line + 1,
                 "YAML aliases (*name) are not allowed",
@@ -76,7 +73,7 @@ class _Loader(Reader, Scanner, Parser, Composer, SafeConstructor, Resolver):
             )
         self._depth += 1
         if self._depth > MAX_DEPTH:
-            event = self.peek_event()  # type: ignore[no-untyped-call]
+            event = self.peek_event()  # type: ignore[attr-defined]
             raise _Refused(
                 event.start_mark.line + 1,
                 f"the document nests deeper than {MAX_DEPTH} levels",
@@ -91,12 +88,39 @@ class _Loader(Reader, Scanner, Parser, Composer, SafeConstructor, Resolver):
         return node
 
 
+class _PyLoader(Reader, Scanner, Parser, _Guard, SafeConstructor, Resolver):
+    def __init__(self, text: str) -> None:
+        Reader.__init__(self, text)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+
+
+if getattr(yaml, "__with_libyaml__", False):
+    from yaml._yaml import CParser
+
+    class _CLoader(_Guard, SafeConstructor, Resolver, CParser):
+        # libyaml scans and parses (8x faster on a 10,000-code value set); our Python composer
+        # still sees every event, so aliases and depth are checked the same way.
+        def __init__(self, text: str) -> None:
+            CParser.__init__(self, text)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
+    _Loader: type[_PyLoader] | type[_CLoader] = _CLoader
+else:  # pragma: no cover  (PyYAML built without libyaml)
+    _Loader = _PyLoader
+
+
 _PLAIN_SCALARS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")
 )
 
 
-def _build(loader: _Loader, node: Node) -> Any:
+def _build(loader: Any, node: Node) -> Any:
     line = node.start_mark.line + 1
     if isinstance(node, ScalarNode):
         if node.tag not in _PLAIN_SCALARS:  # !!binary, !!python/..., !custom: not plain data
@@ -161,40 +185,52 @@ def load_yaml(text: str | bytes, filename: str = "<string>", max_bytes: int = MA
             raise LoadError(
                 [Problem(filename, None, "the file is not UTF-8 text", "save it as UTF-8")]
             ) from exc
-    loader: _Loader | None = None
     try:
-        loader = _Loader(text)  # the reader checks the characters here: inside the try
-        node = loader.get_single_node()
-        if node is None:
-            raise _Refused(1, "the document is empty", "write the document's keys")
-        return _build(loader, node)
+        return _parse(_Loader, text)
+    except yaml.YAMLError:
+        if _Loader is _PyLoader:
+            error: Exception = sys.exc_info()[1]  # type: ignore[assignment]
+        else:
+            # libyaml's messages are terser ("found character that cannot start any token"):
+            # a document that fails is parsed again by PyYAML, whose messages name the character
+            try:
+                return _parse(_PyLoader, text)
+            except yaml.YAMLError as again:
+                error = again
     except _Refused as exc:
         raise LoadError([Problem(filename, exc.line, exc.message, exc.fix)]) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        what = exc.problem or exc.context or "invalid YAML"
-        raise LoadError(
-            [Problem(filename, line, f"invalid YAML: {what}", "check indentation and quoting")]
-        ) from None
-    except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        raise LoadError(
-            [
-                Problem(
-                    filename,
-                    line,
-                    f"the text holds a character YAML does not allow ({exc.reason})",
-                    "remove it",
-                )
-            ]
-        ) from None
-    except yaml.YAMLError as exc:
-        raise LoadError([Problem(filename, None, f"invalid YAML: {exc}", "check the syntax")]) from None
     except RecursionError:
         raise LoadError(
             [Problem(filename, None, "the document nests too deeply", "flatten the structure")]
         ) from None
+    raise _as_load_error(error, text, filename)
+
+
+def _parse(loader_class: Any, text: str) -> Any:
+    loader: Any = None
+    try:
+        loader = loader_class(text)  # the reader checks the characters here: inside the try
+        node = loader.get_single_node()
+        if node is None:
+            raise _Refused(1, "the document is empty", "write the document's keys")
+        return _build(loader, node)
     finally:
         if loader is not None:
             loader.dispose()
+
+
+def _as_load_error(exc: Exception, text: str, filename: str) -> LoadError:
+    if isinstance(exc, _Refused):
+        return LoadError([Problem(filename, exc.line, exc.message, exc.fix)])
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        what = exc.problem or exc.context or "invalid YAML"
+        return LoadError([Problem(filename, line, f"invalid YAML: {what}", "check indentation and quoting")])
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, exc.position) + 1
+        what = f"the text holds a character YAML does not allow ({exc.reason})"
+        return LoadError([Problem(filename, line, what, "remove it")])
+    if isinstance(exc, RecursionError):
+        return LoadError([Problem(filename, None, "the document nests too deeply", "flatten the structure")])
+    return LoadError([Problem(filename, None, f"invalid YAML: {exc}", "check the syntax")])

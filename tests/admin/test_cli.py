@@ -12,6 +12,7 @@ import subprocess
 import threading
 from datetime import date
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -402,7 +403,7 @@ def test_rulesets_check_exits_1_on_a_path_that_does_not_exist(capsys, tmp_path):
 
 # -- which backend -----------------------------------------------------------------------------------------
 class _Recording(Evaluator):
-    backends: list[str] = []
+    backends: ClassVar[list[str]] = []
 
     def __init__(self, rulesets, forms=None, backend="durable"):
         _Recording.backends.append(backend)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from engine import BackendError, Evaluator, load_ruleset, load_ruleset_file
-from engine.backends.durable import MAX_FIELDS_PER_FACT, DurableRunner
+from engine.backends.durable import DurableRunner
 from engine.plan import compile_plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,39 +176,33 @@ def test_durable_fails_on_a_fact_with_more_than_255_fields():
 
 
 def _wide_ruleset(atoms: int) -> str:
+    # prefix tests are not comparisons durable-rules runs itself: each is one precomputed atom flag
     rules = "".join(
-        f"  - id: r{i}\n    when: {{clinical.score: {{eq: {i}}}}}\n    then: {{notes: [score {i}]}}\n"
+        f"  - id: r{i}\n    when: {{case_id: {{prefix: C-{i}-}}}}\n    then: {{notes: [case {i}]}}\n"
         for i in range(atoms)
     )
-    return (
-        "ruleset: wide\npayer: acme\neffective: {from: 2026-01-01}\n"
-        "facts: {clinical.score: integer}\nrules:\n" + rules
-    )
+    return "ruleset: wide\npayer: acme\neffective: {from: 2026-01-01}\nrules:\n" + rules
 
 
 def test_our_backend_splits_300_atoms_into_facts_that_durable_accepts():
     ruleset = load_ruleset(_wide_ruleset(300), "wide.yaml")
-    plan = compile_plan(ruleset)
-    assert len(plan.atoms) == 300
+    assert len(compile_plan(ruleset).atoms) == 300
     durable = Evaluator([ruleset], backend="durable")
     compiled = Evaluator([ruleset], backend="compiled")
-    runner = runner_of(durable, ruleset)
-    assert len(runner._groups) >= 2
-    assert all(len(atoms) <= MAX_FIELDS_PER_FACT for _, atoms in runner._groups)
-    for score in (0, 1, 150, 239, 240, 241, 299, 300, None):
+    for number in (0, 1, 150, 239, 240, 241, 254, 255, 256, 299, 300, None):
         facts = {"as_of": "2026-03-01", "coverage": {"payer": "acme"}}
-        if score is not None:
-            facts["clinical"] = {"score": score}
+        if number is not None:
+            facts["case_id"] = f"C-{number}-x"
         decision = durable.evaluate(facts, TODAY)
         assert decision == compiled.evaluate(facts, TODAY)
-        expected = [] if score is None or score >= 300 else [f"r{score}"]
+        expected = [] if number is None or number >= 300 else [f"r{number}"]
         assert [f["rule"] for f in decision["fired"]] == expected
 
 
 def test_our_backend_agrees_with_compiled_on_a_wide_ruleset_in_a_batch():
     ruleset = load_ruleset(_wide_ruleset(300), "wide.yaml")
     cases = [
-        {"as_of": "2026-03-01", "coverage": {"payer": "acme"}, "clinical": {"score": i % 310}}
+        {"as_of": "2026-03-01", "coverage": {"payer": "acme"}, "case_id": f"C-{i % 310}-x"}
         for i in range(620)
     ]
     durable = list(Evaluator([ruleset], backend="durable").evaluate_many(cases, TODAY))
@@ -217,22 +211,127 @@ def test_our_backend_agrees_with_compiled_on_a_wide_ruleset_in_a_batch():
     assert sum(1 for d in durable if d["fired"]) == 600
 
 
-def test_one_rule_with_more_atoms_than_a_fact_holds_is_refused_naming_rule_and_ruleset():
-    tests = "".join(f"        - clinical.score: {{ne: {i}}}\n" for i in range(MAX_FIELDS_PER_FACT + 1))
+def test_one_rule_wider_than_a_fact_still_decides_like_compiled():
+    tests = "".join(f"        - case_id: {{prefix: C-{i}-}}\n" for i in range(300))
     text = (
         "ruleset: huge-rule\npayer: acme\nversion: 2\neffective: {from: 2026-01-01}\n"
-        "facts: {clinical.score: integer}\nrules:\n  - id: huge\n    when:\n      all:\n"
-        + tests
-        + "    then: {auth: review}\n"
+        "rules:\n  - id: huge\n    when:\n      any:\n" + tests + "    then: {auth: review}\n"
+        "  - id: huge-not\n    when:\n      not:\n        any:\n"
+        + tests.replace("        - ", "          - ")
+        + "    then: {notes: [none of them]}\n"
     )
     ruleset = load_ruleset(text, "huge.yaml")
-    evaluator = Evaluator([ruleset])
-    with pytest.raises(BackendError) as info:
-        evaluator.evaluate({"coverage": {"payer": "acme"}, "as_of": "2026-03-01"}, TODAY)
-    assert str(info.value) == (
-        f"rule 'huge' of ruleset huge-rule tests {MAX_FIELDS_PER_FACT + 1} conditions, more than the "
-        f"durable backend's {MAX_FIELDS_PER_FACT}: split the rule"
+    durable = Evaluator([ruleset], backend="durable")
+    compiled = Evaluator([ruleset], backend="compiled")
+    for case_id in ("C-0-a", "C-299-b", "C-300-c", None):
+        facts = {"coverage": {"payer": "acme"}, "as_of": "2026-03-01"}
+        if case_id is not None:
+            facts["case_id"] = case_id
+        decision = durable.evaluate(facts, TODAY)
+        assert decision == compiled.evaluate(facts, TODAY)
+        expected = ["huge"] if case_id in ("C-0-a", "C-299-b") else ["huge-not"]
+        assert [f["rule"] for f in decision["fired"]] == expected
+
+
+# -- a fact passing 64 tests ------------------------------------------------------------------------------------
+def test_durable_fails_when_one_fact_passes_more_than_64_tests():
+    out = in_durable(
+        """
+        from durable import engine
+        definition = {f"r{i}": {"all": [{"m": {"$gte": {"x": i}}}], "run": lambda c: None} for i in range(65)}
+        rs = engine.Ruleset("t", None, definition)
+        try:
+            rs.assert_fact({"sid": "s", "k": 1, "x": 1000})
+            print("asserted")
+        except Exception as exc:
+            print(type(exc).__name__, exc)
+        """
     )
+    assert out == "error Could not assert fact, error code: 303"
+
+
+def test_our_backend_fires_100_rules_that_one_case_satisfies_like_compiled():
+    rules = "".join(
+        f"  - id: r{i}\n    when: {{clinical.score: {{gte: {i}}}}}\n    then: {{notes: [n{i}]}}\n"
+        for i in range(100)
+    )
+    wide = "".join(f"        - clinical.score: {{gte: {i}}}\n" for i in range(100))
+    text = (
+        "ruleset: deep\npayer: acme\neffective: {from: 2026-01-01}\nfacts: {clinical.score: number}\nrules:\n"
+        + rules
+        + "  - id: wide\n    when:\n      any:\n"
+        + wide
+        + "    then: {notes: [wide]}\n"
+    )
+    ruleset = load_ruleset(text, "deep.yaml")
+    facts = {"as_of": "2026-03-01", "coverage": {"payer": "acme"}, "clinical": {"score": 1000}}
+    durable = Evaluator([ruleset], backend="durable").evaluate(facts, TODAY)
+    assert durable == Evaluator([ruleset], backend="compiled").evaluate(facts, TODAY)
+    assert [f["rule"] for f in durable["fired"]] == [f"r{i}" for i in range(100)] + ["wide"]
+
+
+# -- numbers durable-rules cannot read ---------------------------------------------------------------------------
+def test_durable_cannot_read_a_number_written_with_an_exponent_and_no_point():
+    # Python writes 0.00001 as 1e-05 in JSON; durable-rules' parser refuses it (error 204)
+    out = in_durable(
+        """
+        from durable import engine
+        definition = {
+            "r": {"all": [{"m": {"$gt": {"x": 2}}}], "run": lambda c: None},
+            "any": {"all": [{"m": {"$ex": {"k": 1}}}], "run": lambda c: None},
+        }
+        rs = engine.Ruleset("t", None, definition)
+        for value in (1.5e-05, 0.00001):
+            try:
+                rs.assert_fact({"sid": "s", "k": str(value), "x": value})
+                print("asserted", value)
+            except Exception as exc:
+                print(type(exc).__name__, exc)
+        """
+    )
+    assert out.splitlines() == ["asserted 1.5e-05", "error Could not assert fact, error code: 204"]
+
+
+_TINY_RULESET = (
+    "ruleset: tiny\npayer: acme\neffective: {from: 2026-01-01}\nrules:\n"
+    "  - id: many-units\n    when: {service.units: {gt: 2}}\n    then: {auth: review}\n"
+    "  - id: always\n    when: {}\n    then: {notes: [always fires]}\n"
+)
+_TINY_NUMBERS = f"""
+import json, sys
+from datetime import date
+from engine import Evaluator, load_ruleset
+evaluator = Evaluator([load_ruleset({_TINY_RULESET!r}, "tiny.yaml")], backend=sys.argv[1])
+fired = []
+for units in (0.00001, 5e-324, 1e-20, 3):
+    facts = {{"as_of": "2026-03-01", "coverage": {{"payer": "acme"}}, "service": {{"units": units}}}}
+    fired.append([f["rule"] for f in evaluator.evaluate(facts, date(2026, 3, 1))["fired"]])
+print(json.dumps(fired))
+"""
+
+
+def _tiny_numbers_on(backend: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _TINY_NUMBERS, backend], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+
+
+def test_the_compiled_backend_decides_cases_with_tiny_numbers():
+    result = _tiny_numbers_on("compiled")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [["always"], ["always"], ["always"], ["many-units", "always"]]
+
+
+@pytest.mark.xfail(
+    reason="bug: the durable backend copies a number fact such as service.units 0.00001 into the durable "
+    "fact, where json.dumps writes it as 1e-05, which durable-rules cannot parse: the process dies with "
+    "SIGSEGV, or in a long-lived process later rules silently stop firing",
+    strict=True,
+)
+def test_our_backend_decides_cases_with_tiny_numbers_like_compiled():
+    result = _tiny_numbers_on("durable")
+    assert result.returncode == 0, f"exit {result.returncode}: {result.stderr[-500:]}"
+    assert json.loads(result.stdout) == [["always"], ["always"], ["always"], ["many-units", "always"]]
 
 
 # -- a ruleset name registered twice ---------------------------------------------------------------------------
