@@ -9,9 +9,8 @@ line of every entry so that later checks can say `file:line`.
 
 from __future__ import annotations
 
-from typing import Any
-
 import sys
+from typing import Any
 
 import yaml
 from yaml.composer import Composer

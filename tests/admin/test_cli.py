@@ -310,6 +310,31 @@ def test_an_impossible_as_of_exits_1_and_shows_the_format(capsys):
     assert err == "priorauth: --as-of '2026-11-31' is not a date: write YYYY-MM-DD\n"
 
 
+def test_a_case_nested_too_deeply_exits_1_without_a_traceback(capsys, tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    status, out, err = run(capsys, "evaluate", "--case", path, "--ruleset", RULESET)
+    assert (status, out) == (1, "")
+    assert err == f"priorauth: {path}: the JSON nests too deeply: flatten it\n"
+
+
+def test_a_line_nested_too_deeply_is_an_error_record_and_the_rest_go_on(capsys, tmp_path):
+    path = tmp_path / "deep.jsonl"
+    case = {"case_id": "N-2", "as_of": "2026-11-20", "coverage": {"payer": "nobody"}}
+    path.write_text('{"a": ' * 100_000 + "1" + "}" * 100_000 + "\n" + json.dumps(case) + "\n")
+    status, records, _ = stream(capsys, path)
+    assert status == 1
+    assert records[0] == {"line": 1, "error": "line 1: the JSON nests too deeply: flatten it"}
+    assert records[1]["case_id"] == "N-2"
+
+
+def test_a_missing_cases_file_exits_1_with_a_sentence(capsys, tmp_path):
+    path = tmp_path / "absent.jsonl"
+    status, out, err = run(capsys, "evaluate", "--cases", path, "--rulesets", SPEC)
+    assert (status, out) == (1, "")
+    assert err == f"priorauth: {path}: cannot read the file (No such file or directory)\n"
+
+
 def big_jsonl(path: Path, lines: int) -> None:
     with path.open("w") as out:
         for i in range(lines):
