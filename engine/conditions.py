@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from typing import Any, Union
 
 from engine.errors import Problem
-from engine.facts import LIST_TYPES, SCALAR_TYPES, URGENCIES, parse_date
+from engine.facts import LIST_TYPES, MAX_NUMBER, SCALAR_TYPES, URGENCIES, iso_date, parse_date
 from engine.valuesets import ValueSet
 from engine.yamlsafe import line_of
 
@@ -84,6 +84,7 @@ class Leaf:
     op: str
     arg: Any
     line: int | None
+    kind: str = "any"  # the fact's type: dates arrive as checked ISO text on typed paths
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +291,7 @@ class Parser:
             if not isinstance(arg, bool):
                 self.error(line, f"exists on '{path}' takes true or false", "write exists: true")
                 return None
-            return Leaf(path, op, arg, line)
+            return Leaf(path, op, arg, line, kind)
         if kind != "any" and op in _APPLIES and kind not in _APPLIES[op]:
             hint = _HINT.get(op, "")
             self.error(
@@ -300,7 +301,7 @@ class Parser:
             )
             return None
         checked = self._arg(path, kind, op, arg, line)
-        return None if checked is _BAD else Leaf(path, op, checked, line)
+        return None if checked is _BAD else Leaf(path, op, checked, line, kind)
 
     def _arg(self, path: str, kind: str, op: str, arg: Any, line: int | None) -> Any:
         if op in ("matches", "prefix"):
@@ -382,15 +383,20 @@ class Parser:
                 return _BAD
             return value
         if kind == "date":
-            parsed = parse_date(value)
-            if parsed is None:
+            text = iso_date(value)
+            if text is None:
                 self.error(line, f"'{path}' is a date and the value is not", "write a date as YYYY-MM-DD")
                 return _BAD
-            return parsed
+            return text
         if kind in ("number", "integer"):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 self.error(
                     line, f"'{path}' is a number and the value is not", "write a number without quotes"
+                )
+                return _BAD
+            if not -MAX_NUMBER <= value <= MAX_NUMBER:
+                self.error(
+                    line, f"the number tested on '{path}' is out of range", f"keep it within ±{MAX_NUMBER:,}"
                 )
                 return _BAD
             return value
@@ -497,7 +503,7 @@ def test_leaf(leaf: Leaf, value: Any, as_of: date) -> bool:
     op, arg = leaf.op, leaf.arg
     if op == "exists":
         return (value is not None) is arg
-    if type(value) is str and _wants_date(op, arg):
+    if type(value) is str and leaf.kind == "any" and _wants_date(op, arg):
         # an untyped answers.* fact (its form unknown here) tested against a date: read it as one
         value = parse_date(value) or value
     if op == "none_in":
@@ -521,10 +527,11 @@ def test_leaf(leaf: Leaf, value: Any, as_of: date) -> bool:
     if op == "prefix":
         return isinstance(value, str) and value.startswith(arg)
     if op in ("within_days", "older_than_days"):
-        if not isinstance(value, date):
+        day = value if isinstance(value, date) else parse_date(value)
+        if day is None:
             return False
         edge = as_of - timedelta(days=arg)
-        return value >= edge if op == "within_days" else value < edge
+        return day >= edge if op == "within_days" else day < edge
     raise ValueError(op)  # pragma: no cover
 
 
@@ -566,19 +573,29 @@ def value_test(leaf: Leaf) -> ValueTest:
             return test_leaf(leaf, value, as_of)
 
         return some_in
-    if op in ("lt", "lte", "gt", "gte") and type(arg) in (int, float, date):
+    if op in ("lt", "lte", "gt", "gte") and (type(arg) in (int, float) or leaf.kind == "date"):
         compare = {"lt": _lt, "lte": _le, "gt": _gt, "gte": _ge}[op]
+        numeric = type(arg) is not str
 
         def ordered(value: Any, as_of: date) -> bool:
             cls = type(value)
-            if cls is int or cls is float or cls is date:
-                try:
-                    return compare(value, arg)
-                except TypeError:
-                    return False
+            if (cls is int or cls is float) if numeric else cls is str:
+                return compare(value, arg)  # dates of a typed path are checked ISO text
             return test_leaf(leaf, value, as_of)
 
         return ordered
+    if op in ("within_days", "older_than_days") and leaf.kind == "date":
+        within = op == "within_days"
+        memo: list[Any] = [None, ""]
+
+        def recent(value: Any, as_of: date) -> bool:
+            if type(value) is not str:
+                return test_leaf(leaf, value, as_of)
+            if memo[0] != as_of:
+                memo[0], memo[1] = as_of, (as_of - timedelta(days=arg)).isoformat()
+            return bool(value >= memo[1]) if within else bool(value < memo[1])
+
+        return recent
     return lambda value, as_of: test_leaf(leaf, value, as_of)
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
 
+from engine.facts import AS_OF
 from engine.plan import Flat, Plan
 from engine.rulesets import DEFAULT_TURNAROUND
 
@@ -132,7 +133,7 @@ def decide(plan: Plan, flat: Flat, as_of: date, fired: Iterable[int], form_compl
 def undecided(flat: Flat, reason: str, rulesets: list[str] | None = None) -> Decision:
     """The decision when no ruleset applies (`rulesets` None) or several do (`rulesets` named)."""
     urgency = flat.get("urgency") or "standard"
-    as_of = flat.get("as_of")
+    as_of = flat.get(AS_OF)
     conflict = rulesets is not None
     decision: Decision = {
         "case_id": flat.get("case_id"),

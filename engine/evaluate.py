@@ -15,7 +15,7 @@ from typing import Any
 from engine.backends import BACKENDS, Runner, prepare
 from engine.decision import Decision, decide, undecided
 from engine.errors import EngineError, FactsError
-from engine.facts import base_types, check_types
+from engine.facts import AS_OF, base_types, check_types
 from engine.facts import prepare as prepare_facts
 from engine.forms import Form
 from engine.plan import Flat, Plan, compile_plan
@@ -74,7 +74,8 @@ class Evaluator:
         candidates = self._by_payer.get(payer)
         if not candidates:
             return flat, undecided(flat, f"no ruleset for payer '{payer}'")
-        on = flat.get("service.date") or flat["as_of"]
+        day = flat.get("service.date")
+        on = date.fromisoformat(day) if day is not None else flat[AS_OF]
         in_effect = [c for c in candidates if c.ruleset.in_effect(on)]
         if not in_effect:
             return flat, undecided(
@@ -87,7 +88,7 @@ class Evaluator:
             if scope is not None:
                 if errors and any(path in compiled.scope_paths for path, _ in errors):
                     raise FactsError(errors)  # cannot tell whether the case is in scope
-                if not scope(typed, typed["as_of"]):
+                if not scope(typed, typed[AS_OF]):
                     continue  # not this ruleset's case: its own paths' types do not matter
             held = best.get(compiled.ruleset.id)
             if held is None or (compiled.ruleset.version or 0) > (held[0].ruleset.version or 0):
@@ -139,7 +140,7 @@ class Evaluator:
         flat, chosen = self.select(facts, today)
         if not isinstance(chosen, _Compiled):
             return chosen
-        as_of = flat["as_of"]
+        as_of = flat[AS_OF]
         fired = self.runner(chosen.plan).fired(flat, as_of)
         return decide(chosen.plan, flat, as_of, fired, self.form_complete)
 
@@ -180,7 +181,7 @@ class Evaluator:
                 out[index] = chosen
         for chosen, members in pending.values():
             runner = self.runner(chosen.plan)
-            batch = [(flat, flat["as_of"]) for _, flat in members]
+            batch = [(flat, flat[AS_OF]) for _, flat in members]
             try:
                 results = runner.fired_many(batch)
             except EngineError as exc:
@@ -188,7 +189,7 @@ class Evaluator:
                     out[index] = exc
                 continue
             for (index, typed), fired in zip(members, results, strict=True):
-                out[index] = decide(chosen.plan, typed, typed["as_of"], fired, self.form_complete)
+                out[index] = decide(chosen.plan, typed, typed[AS_OF], fired, self.form_complete)
         return [o for o in out if o is not None]
 
 

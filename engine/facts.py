@@ -25,6 +25,8 @@ DECLARABLE_TYPES = SCALAR_TYPES | LIST_TYPES
 ALL_TYPES = DECLARABLE_TYPES | {"object", "[object]", "any"}
 
 URGENCIES = ("standard", "expedited", "emergency")
+#: The key of the prepared facts that holds `as_of` as a date (fact paths never hold a NUL).
+AS_OF = "\x00as_of"
 #: Numbers are bounded to what a double holds exactly (as JSON readers and durable-rules read them);
 #: NaN and infinities fail the bound too.
 MAX_NUMBER = 2**53 - 1
@@ -83,6 +85,18 @@ def element_types() -> dict[str, dict[str, str]]:
                 node = node["properties"][part]
             out[path] = dict(_walk(node["items"], defs, ""))
     return out
+
+
+def iso_date(value: object) -> str | None:
+    """The canonical `YYYY-MM-DD` text of a real date (a YAML date or ISO text); None otherwise.
+
+    Facts keep dates as this text: it orders like the dates themselves and needs no conversion
+    to go back out as JSON.
+    """
+    if type(value) is str:
+        return value if parse_date(value) is not None else None
+    parsed = parse_date(value)
+    return parsed.isoformat() if parsed is not None else None
 
 
 def parse_date(value: object) -> date | None:
@@ -150,8 +164,8 @@ def coerce(kind: str, value: Any) -> tuple[bool, Any]:
     if kind == "string":
         return cls is str, value
     if kind == "date":
-        parsed = parse_date(value)
-        return parsed is not None, parsed
+        text = iso_date(value)
+        return text is not None, text
     if kind == "[string]":
         return cls is list and all(type(v) is str for v in value), value
     if kind == "number":
@@ -311,8 +325,9 @@ def prepare(facts: Mapping[str, Any], today: date) -> dict[str, Any]:
         del flat["urgency"]
     if errors:
         raise FactsError(errors)
-    as_of = flat.setdefault("as_of", today)
+    text = flat.setdefault("as_of", today.isoformat())
+    as_of = flat[AS_OF] = date.fromisoformat(text)
     birth = flat.get("patient.birth_date")
     if birth is not None:
-        flat["patient.age"] = age_at(birth, as_of)
+        flat["patient.age"] = age_at(date.fromisoformat(birth), as_of)
     return flat

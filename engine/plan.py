@@ -297,13 +297,15 @@ _COMPARISONS = frozenset({"eq", "ne", "lt", "lte", "gt", "gte"})
 def _native(leaf: Leaf, types: Mapping[str, str]) -> tuple[str, str, Any] | None:
     """(path, op, arg) when durable-rules can compare this fact itself, exactly as we would.
 
-    Numbers (facts and arguments are bounded to what a double holds exactly), and = / ≠ on text
-    and true/false. Dates, lists, untyped answers.* paths and everything else stay atoms.
+    Whole numbers (bounded to what a double holds exactly), and = / ≠ on text and true/false.
+    Not fractions: durable-rules' JSON reader crashes the process on `1e-05` (an exponent with no
+    decimal point, which is how Python writes small floats) and may round long decimals its own
+    way. Dates, lists, untyped answers.* paths and everything else stay atoms.
     """
     kind, arg, op = types.get(leaf.path), leaf.arg, leaf.op
     if op not in _COMPARISONS:
         return None
-    if kind in ("number", "integer") and type(arg) in (int, float):
+    if kind == "integer" and type(arg) is int:
         return (leaf.path, op, arg)
     if kind == "string" and type(arg) is str and op in ("eq", "ne"):
         return (leaf.path, op, arg)

@@ -1,7 +1,7 @@
 """The durable backend: each ruleset version becomes one durable-rules ruleset.
 
 durable-rules 2.0.28 evaluates the rule network and the plain comparisons it does well: `=`, `≠`,
-`<`, `≤`, `>`, `≥` on number, text and true/false facts, which reach it as fields `v<j>` of a
+`<`, `≤`, `>`, `≥` on whole-number facts and `=`, `≠` on text and true/false facts, which reach it as fields `v<j>` of a
 flat fact (left out when the fact is missing, which is exactly "a missing fact never matches").
 Everything it does badly (value-set membership, dates, regexes, record quantifiers, negation)
 is precomputed by the plan into boolean atoms `a<i>`; a negated comparison is such an atom too.
@@ -22,6 +22,8 @@ Its traps, and what this module does about each (DEVELOPERS.md; tests/engine/tes
   per fact, and a single rule wider than that reaches durable-rules as one precomputed flag;
 - no `$in`, unknown `$` operators silently accepted: we emit only `$and`, `$or`, `$ex` and equality;
 - `-m.x` alone as a rule hangs: negation is pushed down to atoms, never a `$nex`;
+- its JSON reader crashes the process (SIGSEGV) on a number like `1e-05` (Python's way of writing
+  small floats) and may round long decimals differently: only whole numbers reach it;
 - an OR fires its action once per matching branch: hits are collected into a set;
 - exceptions raised in actions are swallowed into the session state: our action only appends to a
   list, and any error that does surface becomes a BackendError naming the ruleset;
@@ -249,7 +251,8 @@ class DurableRunner:
             for field, path in paths:
                 value = flat.get(path)
                 if value is not None:  # a missing fact is a missing field: no comparison matches
-                    fact[field] = value
+                    # native paths hold whole numbers, text or true/false; 5.0 goes as 5
+                    fact[field] = int(value) if type(value) is float else value
             facts.append(fact)
         return facts
 

@@ -2,13 +2,19 @@
 
 Hypothesis generates case facts (codes inside and outside the value sets, diagnoses, dates around
 as_of, missing fields, documents, clinical numbers, free-form answers, now and then a value of the
-wrong type) against tests/fixtures/agreement/rich.yaml, which uses every operator. Every embedded
-test of every shipped ruleset (rulesets/*.yaml) runs on both backends too.
+wrong type) against tests/fixtures/agreement/rich.yaml, which uses every operator, and against the
+shipped rulesets (values drawn from the literals their rules test, and their neighbours). Random
+condition trees are checked against a truth table. Every embedded test of every shipped ruleset
+(rulesets/*.yaml) runs on both backends, with and without the shipped forms.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
+import json
 import random
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +23,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import EngineError, Evaluator, load_ruleset_file, load_rulesets, run_tests
+from engine import (
+    EngineError,
+    Evaluator,
+    conditions,
+    load_forms,
+    load_ruleset,
+    load_ruleset_file,
+    load_rulesets,
+    run_tests,
+)
+from engine.conditions import OPERATORS, QUANTIFIERS
+from engine.plan import compile_plan
+from engine.valuesets import ValueSet
 
 ROOT = Path(__file__).resolve().parents[2]
 RICH = ROOT / "tests" / "fixtures" / "agreement" / "rich.yaml"
@@ -270,9 +288,6 @@ def test_evaluate_many_agrees_across_batch_boundaries(backends):
 
 
 def test_the_rich_ruleset_uses_every_operator(rich):
-    from engine.conditions import OPERATORS, QUANTIFIERS
-    from engine.plan import compile_plan
-
     plan = compile_plan(rich)
     ops = {atom.leaf.op for atom in plan.atoms if atom.leaf is not None}
     assert set(OPERATORS) - ops == set()
@@ -292,6 +307,15 @@ def test_every_embedded_test_of_a_shipped_ruleset_passes_on_both_backends(path):
     assert len(rulesets) == 1
     assert rulesets[0].tests, f"{path.name} has no embedded tests"
     assert [str(p) for p in run_tests(rulesets[0], backends=("durable", "compiled"))] == []
+
+
+@pytest.mark.parametrize("path", sorted(SHIPPED.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_embedded_test_of_a_shipped_ruleset_passes_with_the_shipped_forms_known(path):
+    forms, form_problems = load_forms([ROOT / "forms"])
+    assert [str(p) for p in form_problems] == []
+    rulesets, problems = load_rulesets([path], forms)
+    assert [str(p) for p in problems] == []
+    assert [str(p) for p in run_tests(rulesets[0], forms, backends=("durable", "compiled"))] == []
 
 
 # -- random condition trees against a truth table -------------------------------------------------------------
@@ -333,11 +357,6 @@ _trees = iter(range(1, 1_000_000))
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(whens=st.lists(condition_tree, min_size=1, max_size=4))
 def test_both_backends_fire_exactly_the_rules_a_truth_table_says(whens):
-    import itertools
-    import json
-
-    from engine import load_ruleset
-
     rules = "".join(
         f"  - id: r{i}\n    when: {json.dumps(when)}\n    then: {{notes: [r{i}]}}\n"
         for i, when in enumerate(whens)
@@ -346,12 +365,182 @@ def test_both_backends_fire_exactly_the_rules_a_truth_table_says(whens):
     text = f"ruleset: tree-{next(_trees)}\npayer: p\neffective: {{from: 2026-01-01}}\nfacts: {{{declared}}}\nrules:\n{rules}"
     ruleset = load_ruleset(text, "tree.yaml")
     durable, compiled = Evaluator([ruleset], backend="durable"), Evaluator([ruleset], backend="compiled")
-    batch = []
+    batch, wanted = [], []
     for values in itertools.product([True, False, None], repeat=len(FLAGS)):
         env = dict(zip(FLAGS, values, strict=True))
-        facts = {"as_of": "2026-03-01", "coverage": {"payer": "p"}, "clinical": env}
-        batch.append(facts)
-        want = [f"r{i}" for i, when in enumerate(whens) if truth(when, env)]
-        assert [f["rule"] for f in durable.evaluate(facts, TODAY)["fired"]] == want
-        assert [f["rule"] for f in compiled.evaluate(facts, TODAY)["fired"]] == want
-    assert list(durable.evaluate_many(batch, TODAY)) == list(compiled.evaluate_many(batch, TODAY))
+        batch.append({"as_of": "2026-03-01", "coverage": {"payer": "p"}, "clinical": env})
+        wanted.append([f"r{i}" for i, when in enumerate(whens) if truth(when, env)])
+    for evaluator in (durable, compiled):
+        decisions = list(evaluator.evaluate_many(batch, TODAY))
+        assert [[f["rule"] for f in d["fired"]] for d in decisions] == wanted
+    assert [f["rule"] for f in durable.evaluate(batch[0], TODAY)["fired"]] == wanted[0]
+
+
+# -- generated cases against the shipped rulesets ---------------------------------------------------------------
+def _leaves(node: Any, inside: str = ""):
+    """Every leaf test of a condition tree, as (path, leaf); record fields as `documents.<field>`."""
+    if isinstance(node, conditions.Leaf):
+        yield (f"{inside}.{node.path}" if inside else node.path), node
+    elif isinstance(node, conditions.Quantifier):
+        yield from _leaves(node.where, node.path)
+    elif isinstance(node, conditions.Not):
+        yield from _leaves(node.child, inside)
+    elif isinstance(node, conditions.All | conditions.AnyOf):
+        for child in node.children:
+            yield from _leaves(child, inside)
+
+
+def _near(value: Any) -> list[Any]:
+    """A literal a rule tests and its neighbours: the values where a rule flips."""
+    if isinstance(value, ValueSet):
+        out: list[Any] = sorted(value.codes)[:6]
+        for (prefix, length), spans in value.ranges.items():
+            for low, high in spans[:3]:
+                for number in (low - 1, low, high, high + 1):
+                    digits = str(number).zfill(length - len(prefix))
+                    out.append(prefix + digits)
+        out += [p + "0" for p in value.prefixes[:4]] + [p[:-1] for p in value.prefixes[:2] if len(p) > 1]
+        return out
+    if isinstance(value, frozenset | tuple | list):
+        return [v for item in value for v in _near(item)]
+    if isinstance(value, bool) or value is None:
+        return [True, False]
+    if isinstance(value, int | float):
+        return [value - 1, value, value + 1, value + 0.5]
+    if isinstance(value, date):
+        return [(value + timedelta(days=d)).isoformat() for d in (-1, 0, 1)]
+    if isinstance(value, str):
+        return [value, value.upper(), value + "x"]
+    return []
+
+
+@dataclass(frozen=True)
+class _World:
+    """The shipped rulesets, and for each fact path the literals their rules test (and neighbours)."""
+
+    rulesets: list[Any]
+    literals: dict[str, list[Any]]
+    types: dict[str, str]
+    payers: list[str]
+    scope_paths: list[str]
+    in_scope: dict[str, dict[str, list[Any]]]  # payer -> scope path -> the exact values it accepts
+    scalar_paths: list[str]
+
+
+@functools.cache
+def shipped_world() -> _World:
+    rulesets, problems = load_rulesets(sorted(SHIPPED.glob("*.yaml")))
+    assert not problems, [str(p) for p in problems]
+    literals: dict[str, list[Any]] = {}
+    types: dict[str, str] = {}
+    in_scope: dict[str, dict[str, list[Any]]] = {}
+    for ruleset in rulesets:
+        types.update(ruleset.types)
+        nodes = [r.when for r in ruleset.rules] + [i.satisfied_by for i in ruleset.items.values()]
+        for node in [*nodes, ruleset.scope]:
+            for path, leaf in _leaves(node):
+                if leaf.op not in ("within_days", "older_than_days"):
+                    literals.setdefault(path, []).extend(_near(leaf.arg))
+        for path, leaf in _leaves(ruleset.scope):
+            exact = sorted(leaf.arg, key=repr) if isinstance(leaf.arg, frozenset) else [leaf.arg]
+            in_scope.setdefault(ruleset.payer, {}).setdefault(path, []).extend(exact)
+    return _World(
+        rulesets=rulesets,
+        literals={path: list({repr(v): v for v in values}.values()) for path, values in literals.items()},
+        types=types,
+        payers=[*sorted({r.payer for r in rulesets}), "nobody"],
+        scope_paths=sorted({path for r in rulesets for path, _ in _leaves(r.scope)}),
+        in_scope=in_scope,
+        scalar_paths=sorted(
+            p
+            for p, kind in types.items()
+            if kind not in ("object", "[object]", "any") and p not in ("as_of", "patient.age", "urgency")
+        ),
+    )
+
+
+def _fits(kind: str, value: Any) -> bool:
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "date":
+        return isinstance(value, str) and len(value) == 10
+    return False
+
+
+def _value_of(world: _World, path: str) -> st.SearchStrategy[Any]:
+    kind, known = world.types[path], world.literals.get(path, [])
+    if kind == "[string]":
+        return st.lists(st.sampled_from([v for v in known if isinstance(v, str)] or ["x"]), max_size=3)
+    if kind == "[number]":
+        return st.lists(st.integers(0, 50), max_size=3)
+    fallback = {
+        "string": st.sampled_from(["", "x", "other"]),
+        "number": st.integers(0, 100) | st.floats(0, 100, allow_nan=False).filter(durable_can_read),
+        "integer": st.integers(0, 100),
+        "boolean": st.booleans(),
+        "date": near_today,
+    }[kind]
+    same = [v for v in known if _fits(kind, v)]
+    return st.sampled_from(same) | fallback if same else fallback
+
+
+def _put(facts: dict[str, Any], path: str, value: Any) -> None:
+    *parents, name = path.split(".")
+    for part in parents:
+        facts = facts.setdefault(part, {})
+    facts[name] = value
+
+
+def _strings(values: list[Any]) -> list[str]:
+    return [v for v in values if isinstance(v, str)]
+
+
+@st.composite
+def shipped_cases(draw: st.DrawFn) -> dict[str, Any]:
+    world = shipped_world()
+    facts: dict[str, Any] = {"as_of": draw(iso_around(TODAY, 120))}
+    for path in draw(st.lists(st.sampled_from(world.scalar_paths), max_size=12, unique=True)):
+        if path not in world.scope_paths:
+            _put(facts, path, draw(_value_of(world, path)))
+    facts["urgency"] = draw(st.sampled_from(["standard", "expedited", "emergency"]))
+    codes = _strings(world.literals.get("service.codes", []))
+    _put(facts, "service.codes", draw(st.lists(st.sampled_from(codes), min_size=1, max_size=3)))
+    facts["diagnoses"] = draw(
+        st.lists(st.sampled_from(_strings(world.literals.get("diagnoses", []))), max_size=3)
+    )
+    doc_types = _strings(world.literals.get("documents.type", [])) or ["order"]
+    facts["documents"] = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {"id": st.sampled_from(["D1", "D2", "D3"]), "type": st.sampled_from(doc_types)},
+                optional={"date": near_today},
+            ),
+            max_size=4,
+        )
+    )
+    payer = draw(st.sampled_from(world.payers))
+    _put(facts, "coverage.payer", payer)
+    for path in world.scope_paths:
+        near = st.sampled_from(world.literals[path])
+        exact = world.in_scope.get(payer, {}).get(path)
+        _put(facts, path, draw(st.sampled_from(exact) | near if exact else near))
+    return facts
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    rulesets = shipped_world().rulesets
+    return Evaluator(rulesets, backend="durable"), Evaluator(rulesets, backend="compiled")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(facts=shipped_cases())
+def test_durable_and_compiled_decide_generated_cases_alike_on_the_shipped_rulesets(shipped, facts):
+    durable, compiled = shipped
+    assert outcome(durable, facts) == outcome(compiled, facts)

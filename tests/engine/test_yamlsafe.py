@@ -314,3 +314,17 @@ def test_plain_pyyaml_would_have_accepted_what_we_refuse():
         "c": 2,
         "d": {"y": 2},
     }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\r\nb: 2\r\nb: 3\r\n",
+        "\ufeffa: 1\nb: 2\nb: 3\n",
+        b"\xef\xbb\xbfa: 1\nb: 2\nb: 3\n",
+    ],
+    ids=["crlf", "bom-text", "bom-bytes"],
+)
+def test_line_numbers_hold_with_windows_line_ends_and_a_byte_order_mark(text):
+    problem = only_problem(text)
+    assert str(problem) == "f.yaml:3: duplicate key 'b' (first on line 2): remove or rename one of them"
