@@ -36,7 +36,14 @@ from typing import Any  # noqa: E402
 
 import engine  # noqa: E402
 from benchmarks.anchors import NaiveDurableAnchor, Outcome, ZenAnchor  # noqa: E402
-from benchmarks.workload import Workload, big_valueset_text, build_workload  # noqa: E402
+from benchmarks.workload import (  # noqa: E402
+    SEED,
+    RulesetSpec,
+    Workload,
+    big_valueset_text,
+    build_cases,
+    build_rulesets,
+)
 from engine.backends import prepare  # noqa: E402
 from engine.plan import compile_plan  # noqa: E402
 
@@ -140,9 +147,8 @@ def profile(label: str, run: Callable[[], Any], top: int = 18) -> list[dict[str,
 
 
 # -- measurements ----------------------------------------------------------------------------------
-def load_time(work: Workload, reps: int) -> dict[str, Any]:
+def load_time(spec: RulesetSpec, reps: int) -> dict[str, Any]:
     """load_ruleset + compile_plan + runner preparation, for a ruleset with a 10,000-code value set."""
-    spec = work.rulesets[0]
     phases: dict[str, list[float]] = {"load": [], "plan": [], "compiled_runner": [], "durable_runner": []}
     size = 0
     for rep in range(reps):
@@ -225,7 +231,7 @@ def stages(
             gc.collect()
             start = time.perf_counter()
             for runner, flat in work:
-                runner.fired(flat, flat["as_of"])
+                runner.fired(flat, today)  # every generated case is as of `today`
             fired_s = min(fired_s, time.perf_counter() - start)
             del work
             gc.collect()
@@ -288,22 +294,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.perf_counter()
     say(f"priorauth engine benchmark ({'quick' if args.quick else 'full'} run, {n_cases:,} cases)")
+    load_average_start = round(os.getloadavg()[0], 2)
     say(
-        f"  python {platform.python_version()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
+        f"  python {platform.python_version()}, {os.cpu_count()} cores, load average {load_average_start:.2f}"
     )
 
-    # workload ------------------------------------------------------------------------------------
-    t0 = time.perf_counter()
-    work = build_workload(n_cases, **({"seed": args.seed} if args.seed is not None else {}))
-    stats = work.stats()
+    # rulesets, and load + compile (before the cases exist: a full GC over 100,000 cases would be
+    # charged to whichever load it interrupts) ---------------------------------------------------------
+    seed = args.seed if args.seed is not None else SEED
+    specs = build_rulesets(seed)
+    say("\nload + compile of a ruleset with a 10,000-code value set")
+    load = load_time(specs[0], load_reps)
     say(
-        f"  workload: {stats['rulesets']} rulesets, {stats['rules']} rules, {stats['valuesets']} value sets, "
-        f"{stats['explicit_codes']:,} codes + {stats['ranges']} ranges + {stats['prefixes']} prefixes "
-        f"({stats['codes_covered']:,} codes covered), {n_cases:,} cases, generated in {time.perf_counter() - t0:.1f} s"
+        f"  median of {load_reps}: load {load['median_ms']['load']} ms, plan {load['median_ms']['plan']} ms, "
+        f"compiled runner {load['median_ms']['compiled_runner']} ms, durable runner {load['median_ms']['durable_runner']} ms"
     )
     t0 = time.perf_counter()
-    rulesets = [engine.load_ruleset(spec.text, f"{spec.id}.yaml") for spec in work.rulesets]
-    say(f"  loaded the 25 rulesets with engine.load_ruleset in {time.perf_counter() - t0:.2f} s")
+    rulesets = [engine.load_ruleset(spec.text, f"{spec.id}.yaml") for spec in specs]
+    say(f"  loaded the 25 workload rulesets with engine.load_ruleset in {time.perf_counter() - t0:.2f} s")
+
+    # the cases -------------------------------------------------------------------------------------
+    t0 = time.perf_counter()
+    work = Workload(seed, specs, build_cases(specs, n_cases, seed))
+    gc.collect()
+    gc.freeze()  # the input is benchmark data, not engine state: keep the collector from rescanning it
+    stats = work.stats()
+    say(
+        f"\nworkload: {stats['rulesets']} rulesets, {stats['rules']} rules, {stats['valuesets']} value sets, "
+        f"{stats['explicit_codes']:,} codes + {stats['ranges']} ranges + {stats['prefixes']} prefixes "
+        f"({stats['codes_covered']:,} codes covered), {n_cases:,} cases generated in {time.perf_counter() - t0:.1f} s"
+    )
     today = work.as_of
     cases = work.cases
     results: dict[str, Any] = {
@@ -312,21 +332,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "environment": {
             "python": platform.python_version(),
             "cores": os.cpu_count(),
-            "load_average_start": round(os.getloadavg()[0], 2),
+            "load_average_start": load_average_start,
             "zen_engine": metadata.version("zen-engine"),
             "durable_rules": metadata.version("durable-rules"),
         },
         "workload": {**stats, "seed": work.seed, "as_of": today.isoformat()},
+        "load_compile": load,
     }
-
-    # load + compile ------------------------------------------------------------------------------
-    say("\nload + compile of a ruleset with a 10,000-code value set")
-    load = load_time(work, load_reps)
-    say(
-        f"  median of {load_reps}: load {load['median_ms']['load']} ms, plan {load['median_ms']['plan']} ms, "
-        f"compiled runner {load['median_ms']['compiled_runner']} ms, durable runner {load['median_ms']['durable_runner']} ms"
-    )
-    results["load_compile"] = load
 
     # throughput: every engine and anchor in interleaved rounds --------------------------------------
     say(f"\nthroughput, in {ROUNDS} interleaved rounds (each engine runs 1/{ROUNDS} of its cases per round)")
@@ -384,7 +396,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         lane.outputs = []
 
     breakdown = stages(compiled, cases[: min(n_durable, 10_000)], today)
-    if breakdown:
+    if breakdown is None:
+        say("  (no stage breakdown: Evaluator.select / Evaluator.runner changed shape)")
+    else:
         results["compiled_stages"] = breakdown
         say(
             f"  compiled, by stage on {breakdown['cases']:,} cases (fastest of 3): select (flatten, type-check, choose the ruleset) "

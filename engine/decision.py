@@ -48,14 +48,7 @@ def due_date(as_of: date, urgency: str, turnaround: Mapping[str, int]) -> str:
 def decide(plan: Plan, flat: Flat, as_of: date, fired: Iterable[int], form_complete: FormCheck) -> Decision:
     """The decision for one case, given the positions of the rules whose `when` held."""
     ruleset = plan.ruleset
-    chosen: dict[str, Any] = {
-        "auth": None,
-        "channel": None,
-        "portal": None,
-        "fax": None,
-        "queue": None,
-        "urgency": None,
-    }
+    chosen: dict[str, Any] = {}
     forms: dict[str, None] = {}
     notes: dict[str, None] = {}
     missing: dict[str, dict[str, Any]] = {}
@@ -63,8 +56,9 @@ def decide(plan: Plan, flat: Flat, as_of: date, fired: Iterable[int], form_compl
     why_missing: dict[str, str] = {}
     fired_out: list[dict[str, Any]] = []
     cut = False
+    rules, items = plan.rules, plan.items
     for position in fired:
-        rule = plan.rules[position]
+        rule = rules[position]
         fired_out.append(
             {
                 "rule": rule.id,
@@ -75,25 +69,26 @@ def decide(plan: Plan, flat: Flat, as_of: date, fired: Iterable[int], form_compl
         )
         if cut:
             continue
-        for key in chosen:
-            if chosen[key] is None:
-                chosen[key] = getattr(rule, key)
-        forms.update(dict.fromkeys(rule.forms))
-        notes.update(dict.fromkeys(rule.notes))
+        for key, value in rule.outcomes:
+            if key not in chosen:
+                chosen[key] = value
+        if rule.forms:
+            forms.update(dict.fromkeys(rule.forms))
+        if rule.notes:
+            notes.update(dict.fromkeys(rule.notes))
         for iid in rule.require:
             if iid in missing or iid in satisfied:
                 continue
-            check = plan.items[iid]
+            check = items[iid]
             if check.satisfied is not None and check.satisfied(flat, as_of):
                 satisfied[iid] = {"id": iid, "label": check.label, "by": check.matching_records(flat, as_of)}
             else:
-                why = (
+                missing[iid] = {"id": iid, "label": check.label, "rule": rule.id}
+                why_missing[iid] = (
                     f"rule '{rule.id}' requires it and nothing in the case satisfies it ({check.condition})"
                     if check.satisfied is not None
                     else f"rule '{rule.id}' requires it and only a person can confirm it"
                 )
-                missing[iid] = {"id": iid, "label": check.label, "rule": rule.id}
-                why_missing[iid] = why
         for mid, label in rule.missing:
             if mid not in missing:
                 satisfied.pop(mid, None)
@@ -101,9 +96,9 @@ def decide(plan: Plan, flat: Flat, as_of: date, fired: Iterable[int], form_compl
                 why_missing[mid] = f"rule '{rule.id}' names it as missing"
         if rule.final:
             cut = True
-    auth = chosen["auth"] or "unknown"
+    auth = chosen.get("auth") or "unknown"
     defaults = ruleset.defaults
-    urgency = chosen["urgency"] or flat.get("urgency") or "standard"
+    urgency = chosen.get("urgency") or flat.get("urgency") or "standard"
     due = due_date(as_of, urgency, defaults.turnaround) if auth in ("required", "review") else None
     form_list = list(forms)
     ready = auth == "not-required" or (
@@ -113,9 +108,9 @@ def decide(plan: Plan, flat: Flat, as_of: date, fired: Iterable[int], form_compl
         "case_id": flat.get("case_id"),
         "ruleset": {"id": ruleset.id, "version": ruleset.version, "sha256": ruleset.sha256},
         "auth": auth,
-        "channel": chosen["channel"] or defaults.channel,
-        "portal": chosen["portal"] or defaults.portal,
-        "queue": chosen["queue"] or defaults.queue,
+        "channel": chosen.get("channel") or defaults.channel,
+        "portal": chosen.get("portal") or defaults.portal,
+        "queue": chosen.get("queue") or defaults.queue,
         "urgency": urgency,
         "due": due,
         "forms": form_list,
@@ -123,7 +118,7 @@ def decide(plan: Plan, flat: Flat, as_of: date, fired: Iterable[int], form_compl
         "satisfied": list(satisfied.values()),
         "ready": ready,
         "fired": fired_out,
-        "fax": chosen["fax"] or defaults.fax,
+        "fax": chosen.get("fax") or defaults.fax,
         "notes": list(notes),
         "reason": None,
         "why_missing": why_missing,

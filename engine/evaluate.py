@@ -45,8 +45,11 @@ class Evaluator:
         base = base_types()
         self._by_payer: dict[str, list[_Compiled]] = {}
         self._runners: dict[str, Runner] = {}
+        shared: dict[frozenset[tuple[str, str]], dict[str, str]] = {}
         for ruleset in rulesets:
             extra = {p: t for p, t in ruleset.types.items() if p not in base}
+            # rulesets that declare the same paths share one table, so a case is typed once for them
+            extra = shared.setdefault(frozenset(extra.items()), extra)
             scope_paths = frozenset(paths_of(ruleset.scope)) if ruleset.scope is not None else frozenset()
             self._by_payer.setdefault(ruleset.payer, []).append(
                 _Compiled(ruleset, compile_plan(ruleset), extra, scope_paths)
@@ -82,8 +85,13 @@ class Evaluator:
                 flat, f"no ruleset version for payer '{payer}' is in effect on {on.isoformat()}"
             )
         best: dict[str, tuple[_Compiled, dict[str, Any], list[tuple[str, str]]]] = {}
+        views: dict[int, tuple[dict[str, Any], list[tuple[str, str]]]] = {}
         for compiled in in_effect:
-            typed, errors = _typed(flat, compiled.extra_types)
+            key = id(compiled.extra_types)
+            view = views.get(key)
+            if view is None:
+                view = views[key] = _typed(flat, compiled.extra_types)
+            typed, errors = view
             scope = compiled.plan.scope
             if scope is not None:
                 if errors and any(path in compiled.scope_paths for path, _ in errors):

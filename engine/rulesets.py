@@ -6,6 +6,7 @@ Every problem in a document is collected and raised together as one LoadError, e
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -103,6 +104,8 @@ class Rule:
     missing: tuple[tuple[str, str], ...] = ()  # (id, label)
     notes: tuple[str, ...] = ()
     final: bool = False
+    # the single-valued outcomes it sets, (auth|channel|portal|fax|queue|urgency, value)
+    outcomes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -556,7 +559,7 @@ class _Builder:
             self.error(self.at(then, "final"), "final must be true or false", "write final: true")
             final = False
         title = spec.get("title", "")
-        return Rule(
+        rule = Rule(
             id=rid,
             title=title if isinstance(title, str) else str(title),
             priority=priority,
@@ -576,6 +579,12 @@ class _Builder:
             notes=self._strings(then, "notes"),
             final=final,
         )
+        outcomes = tuple(
+            (key, value)
+            for key in ("auth", "channel", "portal", "fax", "queue", "urgency")
+            if (value := getattr(rule, key)) is not None
+        )
+        return dataclasses.replace(rule, outcomes=outcomes)
 
     def _strings(self, then: Mapping[str, Any], key: str) -> tuple[str, ...]:
         value = then.get(key)

@@ -295,6 +295,7 @@ def test_durable_cannot_read_a_number_written_with_an_exponent_and_no_point():
 _TINY_RULESET = (
     "ruleset: tiny\npayer: acme\neffective: {from: 2026-01-01}\nrules:\n"
     "  - id: many-units\n    when: {service.units: {gt: 2}}\n    then: {auth: review}\n"
+    "  - id: some-units\n    when: {service.units: {gt: 0.000001}}\n    then: {notes: [some]}\n"
     "  - id: always\n    when: {}\n    then: {notes: [always fires]}\n"
 )
 _TINY_NUMBERS = f"""
@@ -319,19 +320,23 @@ def _tiny_numbers_on(backend: str) -> subprocess.CompletedProcess[str]:
 def test_the_compiled_backend_decides_cases_with_tiny_numbers():
     result = _tiny_numbers_on("compiled")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == [["always"], ["always"], ["always"], ["many-units", "always"]]
+    assert json.loads(result.stdout) == [
+        ["some-units", "always"],
+        ["always"],
+        ["always"],
+        ["many-units", "some-units", "always"],
+    ]
 
 
-@pytest.mark.xfail(
-    reason="bug: the durable backend copies a number fact such as service.units 0.00001 into the durable "
-    "fact, where json.dumps writes it as 1e-05, which durable-rules cannot parse: the process dies with "
-    "SIGSEGV, or in a long-lived process later rules silently stop firing",
-    strict=True,
-)
 def test_our_backend_decides_cases_with_tiny_numbers_like_compiled():
     result = _tiny_numbers_on("durable")
     assert result.returncode == 0, f"exit {result.returncode}: {result.stderr[-500:]}"
-    assert json.loads(result.stdout) == [["always"], ["always"], ["always"], ["many-units", "always"]]
+    assert json.loads(result.stdout) == [
+        ["some-units", "always"],
+        ["always"],
+        ["always"],
+        ["many-units", "some-units", "always"],
+    ]
 
 
 # -- a ruleset name registered twice ---------------------------------------------------------------------------
