@@ -131,14 +131,13 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def parse_json(text: str, where: str) -> Any:
+def parse_json(text: str, where: str, one_line: bool = False) -> Any:
     """JSON with duplicate keys and NaN/Infinity refused; errors say where (file:line:col)."""
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except json.JSONDecodeError as exc:
-        raise CliError(
-            f"{where}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}): fix the JSON"
-        ) from None
+        at = f"{where}, column {exc.colno}" if one_line else f"{where}:{exc.lineno}:{exc.colno}"
+        raise CliError(f"{at}: not valid JSON ({exc.msg}): fix the JSON") from None
     except ValueError as exc:
         raise CliError(f"{where}: not valid JSON ({exc}): fix the JSON") from None
     except RecursionError:
@@ -233,7 +232,7 @@ def render(decision: dict[str, Any]) -> str:
     lines = [
         f"case {decision['case_id'] or '(no id)'}: auth {decision['auth'].upper()}"
         + ("  ·  ready" if decision["ready"] else "  ·  not ready"),
-        f"  ruleset   {rs['id']} v{rs['version']} ({rs['sha256'][:12]})"
+        f"  ruleset   {rs['id']} {_version(rs['version'])} ({rs['sha256'][:12]})"
         if rs
         else f"  ruleset   none: {decision['reason']}",
     ]
@@ -284,7 +283,7 @@ def _lines(
             yield EngineError(f"line {number}: the line is over {MAX_CASE_BYTES} bytes")
             continue
         try:
-            case = parse_json(text.decode("utf-8"), f"line {number}")
+            case = parse_json(text.decode("utf-8"), f"line {number}", one_line=True)
         except UnicodeDecodeError:
             yield EngineError(f"line {number}: not UTF-8 text")
             continue

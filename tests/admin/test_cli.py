@@ -144,11 +144,6 @@ def test_evaluate_in_words_says_why_no_ruleset_applies(capsys, tmp_path):
     ]
 
 
-@pytest.mark.xfail(
-    reason="bug: a ruleset without `version:` is shown as 'draft-imaging vNone' by `evaluate` in words "
-    "(`rulesets check` says '(no version)')",
-    strict=True,
-)
 def test_evaluate_in_words_never_prints_none_for_a_ruleset_without_a_version(capsys):
     status, out, _ = run(capsys, "evaluate", "--case", CASE, "--ruleset", FIXTURES / "unversioned.yaml")
     assert status == 0
@@ -249,7 +244,7 @@ def test_evaluate_cases_turns_each_bad_line_into_an_error_record_and_goes_on(cap
     assert errors == [
         {
             "line": 3,
-            "error": "line 3:1:49: not valid JSON (Expecting property name enclosed in double quotes): fix the JSON",
+            "error": "line 3, column 49: not valid JSON (Expecting property name enclosed in double quotes): fix the JSON",
         },
         {
             "line": 4,
