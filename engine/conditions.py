@@ -117,8 +117,21 @@ Node = Union[Leaf, Quantifier, All, AnyOf, Not]  # noqa: UP007  (a runtime alias
 
 
 def did_you_mean(word: str, choices: Sequence[str] | Mapping[str, Any]) -> str:
-    """' (did you mean 'x'?)' when a close match exists, else ''."""
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    """ "did you mean 'x'?" when a close match exists, else ''.
+
+    Dotted paths that share their first part are compared on the rest, so that every
+    `clinical.*` path does not look alike merely by starting with `clinical.`.
+    """
+    word = str(word)
+    head, dot, rest = word.partition(".")
+    options = list(choices)
+    if dot:
+        siblings = {c.partition(".")[2]: c for c in options if c.partition(".")[0] == head and "." in c}
+        close = difflib.get_close_matches(rest, list(siblings), n=1, cutoff=0.6)
+        if close:
+            return f"did you mean '{siblings[close[0]]}'?"
+        options = [c for c in options if c.partition(".")[0] != head]
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else ""
 
 

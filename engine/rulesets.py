@@ -244,7 +244,8 @@ class _Builder:
         rules = self._rules(doc, parser, items)
         tests = self._tests(doc)
         if self.problems:
-            raise LoadError(sorted(self.problems, key=lambda p: p.line or 0))
+            unique = dict.fromkeys(self.problems)  # one bad list can say the same thing twice
+            raise LoadError(sorted(unique, key=lambda p: p.line or 0))
         text = canonical_text(doc)
         return Ruleset(
             id=rid,

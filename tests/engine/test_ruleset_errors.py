@@ -136,7 +136,7 @@ def test_an_undeclared_clinical_path_in_the_scope_is_refused():
         "  - id: a\n    when: {urgency: emergency}\n    then: {auth: required}\n"
     )
     assert problems_of(text) == [
-        "r.yaml:10: unknown fact path 'clinical.bmi': did you mean 'clinical.ahi'? Or declare it under "
+        "r.yaml:10: unknown fact path 'clinical.bmi': declare it under "
         "`facts:` with its type (e.g. `clinical.bmi: number`)"
     ]
 
