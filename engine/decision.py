@@ -20,25 +20,6 @@ FormCheck = Callable[[str, Flat], bool]
 Decision = dict[str, Any]
 
 
-_PLAIN = (str, int, float, bool, type(None))
-
-
-def jsonable(value: Any) -> Any:
-    """A fact value as JSON (dates as ISO text)."""
-    cls = type(value)
-    if cls in _PLAIN:
-        return value
-    if cls is list and all(type(v) is str for v in value):
-        return list(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    return value
-
-
 def due_date(as_of: date, urgency: str, turnaround: Mapping[str, int]) -> str:
     """The date the payer's decision is owed for a request sent on `as_of`."""
     key = "standard" if urgency == "standard" else "expedited"  # emergency is computed as expedited
@@ -64,7 +45,8 @@ def decide(plan: Plan, flat: Flat, as_of: date, fired: Iterable[int], form_compl
                 "rule": rule.id,
                 "priority": rule.priority,
                 "applied": not cut,
-                "facts": {path: jsonable(flat.get(path)) for path in rule.paths},
+                # prepared facts hold JSON values only (dates stay ISO text), so no conversion
+                "facts": {path: flat.get(path) for path in rule.paths},
             }
         )
         if cut:

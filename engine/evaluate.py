@@ -15,7 +15,7 @@ from typing import Any
 from engine.backends import BACKENDS, Runner, prepare
 from engine.decision import Decision, decide, undecided
 from engine.errors import EngineError, FactsError
-from engine.facts import AS_OF, base_types, check_types
+from engine.facts import AS_OF, base_types, check_types, coerce
 from engine.facts import prepare as prepare_facts
 from engine.forms import Form
 from engine.plan import Flat, Plan, compile_plan
@@ -206,6 +206,12 @@ def _typed(flat: dict[str, Any], extra: Mapping[str, str]) -> tuple[dict[str, An
     present = extra.keys() & flat.keys()
     if not present:
         return flat, []
+    for path in present:
+        ok, value = coerce(extra[path], flat[path])
+        if not ok or value is not flat[path]:
+            break  # a wrong type, or a value to convert: work on a copy
+    else:
+        return flat, []  # the common case: every value already fits, nothing to copy
     view = dict(flat)
     errors = check_types(view, {p: extra[p] for p in present})
     return view, errors

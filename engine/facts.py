@@ -99,6 +99,16 @@ def iso_date(value: object) -> str | None:
     return parsed.isoformat() if parsed is not None else None
 
 
+def _is_iso(text: str) -> bool:
+    if len(text) != 10 or text[4] != "-" or text[7] != "-" or not text[:4].isdigit():
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def parse_date(value: object) -> date | None:
     """A date from a YAML date or an ISO `YYYY-MM-DD` string; None when it is neither."""
     if type(value) is str:
@@ -225,19 +235,21 @@ def _check_records(
     out: list[dict[str, Any]] = []
     errors: list[tuple[str, str]] = []
     for index, item in enumerate(items):
-        record = {k: v for k, v in item.items() if v is not None}
+        record = item if None not in item.values() else {k: v for k, v in item.items() if v is not None}
         for name, kind in fields.items():
             if name in record:
-                ok, value = coerce(kind, record[name])
+                value = record[name]
+                if type(value) is str and (kind == "string" or (kind == "date" and _is_iso(value))):
+                    continue  # already what it must be (checked ISO dates stay text)
+                ok, ready = coerce(kind, value)
+                if ok and ready is value:
+                    continue
+                if record is item:
+                    record = dict(item)  # never change the caller's facts
                 if ok:
-                    record[name] = value
+                    record[name] = ready
                 else:
-                    errors.append(
-                        (
-                            f"{path}[{index}].{name}",
-                            _problem(kind, record[name]),
-                        )
-                    )
+                    errors.append((f"{path}[{index}].{name}", _problem(kind, value)))
                     del record[name]
         out.append(record)
     return out, errors
@@ -299,6 +311,12 @@ def _read(
             else:
                 flat[path] = value
                 continue
+        if kind == "date" and cls is str and _is_iso(value):
+            flat[path] = value
+            continue
+        if cls is int and (kind == "integer" or kind == "number") and -MAX_NUMBER <= value <= MAX_NUMBER:
+            flat[path] = value
+            continue
         ok, ready = coerce(kind, value)
         if not ok:
             errors.append((path, _problem(kind, value)))

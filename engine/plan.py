@@ -16,6 +16,7 @@ from typing import Any, Union
 
 from engine import conditions
 from engine.conditions import Leaf, Node, Quantifier, record_value, test_leaf, test_quantifier, value_test
+from engine.gates import Gate
 from engine.rulesets import Rule, Ruleset
 from engine.valuesets import ValueSet
 from engine.words import describe
@@ -57,15 +58,6 @@ class Atom:
     reference: Predicate  # the plain semantics of conditions.py (durable backend)
     leaf: Leaf | None  # None for record quantifiers
     native: tuple[str, str, Any] | None  # (path, op, arg): a comparison durable-rules can run itself
-
-
-@dataclass(frozen=True, slots=True)
-class Gate:
-    """A conjunct a rule cannot fire without: `path` holds a value in `member` (for indexing)."""
-
-    path: str
-    is_list: bool
-    member: Callable[[Any], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,27 +260,19 @@ def _record_matcher(node: Node | None) -> Callable[[Flat, date], list[str]]:
 
 
 def _gate(node: Node) -> Gate | None:
-    """The first top-level conjunct of `node` that is a membership test usable as an index key."""
+    """The first top-level conjunct of `node` that is a membership test on codes (see gates.py)."""
     conjuncts = node.children if isinstance(node, conditions.All) else (node,)
     for c in conjuncts:
-        if isinstance(c, Leaf) and c.op in ("any_in", "in", "eq") and c.path not in ("as_of",):
+        if isinstance(c, Leaf) and c.op in ("any_in", "in", "eq"):
             arg = c.arg
             if c.op == "eq":
                 if type(arg) is str:
-                    return Gate(c.path, False, _equals(arg))
+                    return Gate(c.path, frozenset((arg,)))
                 continue
             if isinstance(arg, ValueSet) or all(type(v) is str for v in arg):
                 # sets of codes hold only strings, so membership is exact for any value
-                return Gate(c.path, c.op == "any_in", _within(arg))
+                return Gate(c.path, arg)
     return None
-
-
-def _equals(wanted: str) -> Callable[[Any], bool]:
-    return lambda value: value == wanted
-
-
-def _within(codes: ValueSet | frozenset[str]) -> Callable[[Any], bool]:
-    return lambda value: type(value) is str and value in codes
 
 
 _COMPARISONS = frozenset({"eq", "ne", "lt", "lte", "gt", "gte"})

@@ -25,7 +25,8 @@ class EntryError(ValueError):
         self.what, self.fix = what, fix
 
 
-def _split(code: str) -> tuple[str, str] | None:
+def split_code(code: str) -> tuple[str, str] | None:
+    """(non-digit prefix, digits) of a code like E0601, or None when it does not end in digits."""
     match = _CODE.fullmatch(code)
     return (match.group(1), match.group(2)) if match else None
 
@@ -47,7 +48,7 @@ class ValueSet:
         if code in self.codes:
             return True
         if self.ranges:
-            parts = _split(code)
+            parts = split_code(code)
             if parts is not None:
                 table = self.ranges.get((parts[0], len(code)))
                 if table is not None:
@@ -78,7 +79,7 @@ def parse_entry(entry: object) -> tuple[str, object]:
         return "prefix", stem
     if "-" in text:
         low, _, high = text.partition("-")
-        lo, hi = _split(low), _split(high)
+        lo, hi = split_code(low), split_code(high)
         if lo is None or hi is None:
             raise EntryError(
                 f"range {entry!r} is malformed",

@@ -12,11 +12,11 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
+from engine.gates import GateIndex
 from engine.plan import And, AtomRef, Expr, Flat, Neg, Plan, Predicate
 
 Memo = list[Any]
 Check = Callable[[Flat, date, Memo], bool]
-_CACHE_LIMIT = 50_000
 
 
 def _compile(expr: Expr, tests: Sequence[Predicate]) -> Check:
@@ -62,36 +62,12 @@ class CompiledRunner:
         tests = tuple(a.test for a in plan.atoms)
         self._checks = tuple(_compile(e, tests) for e in plan.conditions)
         self._size = len(plan.atoms)
-        self._ungated = tuple(i for i, g in enumerate(plan.gates) if g is None)
-        gated: dict[str, list[tuple[int, Callable[[Any], bool]]]] = {}
-        for position, gate in enumerate(plan.gates):
-            if gate is not None:
-                gated.setdefault(gate.path, []).append((position, gate.member))
-        self._gated: tuple[
-            tuple[str, tuple[tuple[int, Callable[[Any], bool]], ...], dict[str, tuple[int, ...]]], ...
-        ] = tuple((path, tuple(rules), {}) for path, rules in gated.items())
-
-    def _candidates(self, flat: Flat) -> list[int]:
-        found: set[int] = set(self._ungated)
-        for path, rules, cache in self._gated:
-            value = flat.get(path)
-            if value is None:
-                continue
-            for v in value if type(value) is list else (value,):
-                if type(v) is not str:
-                    continue
-                hit = cache.get(v)
-                if hit is None:
-                    if len(cache) >= _CACHE_LIMIT:
-                        cache.clear()  # bounded memory whatever the stream of codes
-                    hit = cache[v] = tuple(p for p, member in rules if member(v))
-                found.update(hit)
-        return sorted(found)
+        self._index = GateIndex(plan.gates)
 
     def fired(self, flat: Flat, as_of: date) -> list[int]:
         memo: Memo = [None] * self._size
         checks = self._checks
-        return [p for p in self._candidates(flat) if checks[p](flat, as_of, memo)]
+        return [p for p in self._index.candidates(flat) if checks[p](flat, as_of, memo)]
 
     def fired_many(self, cases: Sequence[tuple[Flat, date]]) -> list[list[int]]:
         return [self.fired(flat, as_of) for flat, as_of in cases]

@@ -21,6 +21,8 @@ Its traps, and what this module does about each (DEVELOPERS.md; tests/engine/tes
   groups are also packed so that at most 48 tests (counted generously, an OR expanded) can pass
   per fact, and a single rule wider than that reaches durable-rules as one precomputed flag;
 - no `$in`, unknown `$` operators silently accepted: we emit only `$and`, `$or`, `$ex` and equality;
+- `assert_facts([])` followed by running its actions crashes the process (SIGSEGV): a batch in
+  which no case reaches a rule never calls it;
 - `-m.x` alone as a rule hangs: negation is pushed down to atoms, never a `$nex`;
 - its JSON reader crashes the process (SIGSEGV) on a number like `1e-05` (Python's way of writing
   small floats) and may round long decimals differently: only whole numbers reach it;
@@ -43,6 +45,7 @@ from typing import Any
 from durable import engine as durable_engine
 
 from engine.errors import BackendError
+from engine.gates import GateIndex
 from engine.plan import And, Atom, AtomRef, Expr, Flat, Neg, Plan, evaluator
 
 LOCK = threading.RLock()
@@ -200,15 +203,18 @@ class DurableRunner:
                     continue  # can never fire
                 test: Json = {"g": group} if cond is True else {"$and": [{"g": group}, cond]}
                 definition[f"r{position}"] = {"all": [{"m": test}], "run": self._action(position)}
-        # per group: the atoms to compute and the (field, path) pairs to copy
-        self._layout = tuple(
-            (
-                tuple(sorted(held.flags)),
-                tuple((network.field(path), path) for path in sorted(held.paths)),
-                tuple(p for p in positions if p in self._wide),
-            )
-            for positions, held, _cost_ in groups
+        # per group: the (field, path) pairs to copy; per rule: its group and the atoms it reads
+        self._paths = tuple(
+            tuple((network.field(path), path) for path in sorted(held.paths)) for _p, held, _c in groups
         )
+        self._group_of = {p: g for g, (positions, _h, _c) in enumerate(groups) for p in positions}
+        self._flags_of = tuple(
+            () if p in self._wide else tuple(sorted(_fields(expr, plan.atoms).flags))
+            for p, expr in enumerate(plan.conditions)
+        )
+        # Only the rules a case can reach (their gate passes: gates.py) are worth a fact: a rule
+        # whose gate fails cannot fire, so its atoms are not computed and its group may stay out.
+        self._index = GateIndex(plan.gates)
         name = f"priorauth_{plan.ruleset.id}_{plan.ruleset.sha256[:12]}_{next(_names)}"
         try:
             with LOCK:
@@ -237,24 +243,24 @@ class DurableRunner:
 
     def _facts(self, serial: int, flat: Flat, as_of: date) -> list[dict[str, Any]]:
         tests = self._tests
-        values: dict[int, bool] = {}
-        facts = []
-        for group, (flags, paths, wide) in enumerate(self._layout):
-            fact: dict[str, Any] = {"sid": _SESSION, "k": serial, "g": group}
-            for position in wide:
+        facts: dict[int, dict[str, Any]] = {}
+        for position in self._index.candidates(flat):
+            group = self._group_of[position]
+            fact = facts.get(group)
+            if fact is None:
+                fact = facts[group] = {"sid": _SESSION, "k": serial, "g": group}
+                for field, path in self._paths[group]:
+                    value = flat.get(path)
+                    if value is not None:  # a missing fact is a missing field: no comparison matches
+                        # native paths hold whole numbers, text or true/false; 5.0 goes as 5
+                        fact[field] = int(value) if type(value) is float else value
+            if position in self._wide:
                 fact[f"r{position}"] = bool(self._wide[position](flat, as_of))
-            for index in flags:
-                value = values.get(index)
-                if value is None:
-                    value = values[index] = bool(tests[index](flat, as_of))
-                fact[f"a{index}"] = value
-            for field, path in paths:
-                value = flat.get(path)
-                if value is not None:  # a missing fact is a missing field: no comparison matches
-                    # native paths hold whole numbers, text or true/false; 5.0 goes as 5
-                    fact[field] = int(value) if type(value) is float else value
-            facts.append(fact)
-        return facts
+            for index in self._flags_of[position]:
+                name = f"a{index}"
+                if name not in fact:
+                    fact[name] = bool(tests[index](flat, as_of))
+        return list(facts.values())
 
     def _batch(self, cases: Sequence[tuple[Flat, date]]) -> list[list[int]]:
         facts: list[dict[str, Any]] = []
@@ -263,6 +269,10 @@ class DurableRunner:
             serial = next(_serial)
             serials.append(serial)
             facts.extend(self._facts(serial, flat, as_of))
+        if not facts:
+            # no case reaches any rule; and durable-rules crashes (SIGSEGV) running the actions
+            # of an empty assert_facts, so it is never called with none
+            return [[] for _ in cases]
         with LOCK:
             self._hits.clear()
             try:
