@@ -9,8 +9,11 @@ is precomputed by the plan into boolean atoms `a<i>`; a negated comparison is su
 Its traps, and what this module does about each (DEVELOPERS.md; tests/engine/test_durable_traps.py):
 - not thread-safe: every call into it holds one process-wide lock;
 - Host/get_host start timer threads that dispatch actions in the background: we never create a
-  Host; we drive `durable.engine.Ruleset` directly and run its actions synchronously;
-- a fact no rule matches raises MessageNotHandledException: a catch-all rule handles every fact;
+  Host; we create a `durable.engine.Ruleset` and drive its C engine directly, synchronously;
+- a fact no rule matches makes the Python layer raise MessageNotHandledException, even in a
+  batch where other facts matched: the C engine reports it as code 1, which we accept;
+- the Python layer builds a Closure, re-encodes the session state and decodes the whole fact for
+  every match (most of its time): we read (rule, case) from the match message and go on;
 - asserting a fact equal to a live one raises MessageObservedException: each fact carries a fresh
   serial number `k` and is retracted after its batch;
 - `delete_state` on a session that never matched can segfault, and live sessions are capped at
@@ -26,18 +29,21 @@ Its traps, and what this module does about each (DEVELOPERS.md; tests/engine/tes
 - `-m.x` alone as a rule hangs: negation is pushed down to atoms, never a `$nex`;
 - its JSON reader crashes the process (SIGSEGV) on a number like `1e-05` (Python's way of writing
   small floats) and may round long decimals differently: only whole numbers reach it;
-- an OR fires its action once per matching branch: hits are collected into a set;
-- exceptions raised in actions are swallowed into the session state: our action only appends to a
-  list, and any error that does surface becomes a BackendError naming the ruleset;
+- an OR fires once per matching branch: matches are collected into a set per case;
+- exceptions raised in actions are swallowed into the session state: no action of ours runs in
+  it, and any error the engine raises becomes a BackendError naming the ruleset;
 - a ruleset name cannot be registered twice: each runner gets a unique name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import json
+import re
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -58,7 +64,7 @@ _SESSION = "pa"
 _NATIVE = {"eq": None, "ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
 
 Json = Any
-_ALWAYS: Json = {"$ex": {"k": 1}}
+_C: Any = durable_engine.durable_rules_engine  # the C engine
 
 
 @dataclass
@@ -189,9 +195,8 @@ class DurableRunner:
         }
         groups = _groups(plan, frozenset(self._wide))
         network = _Network(plan.atoms)
-        self._hits: list[tuple[int, int]] = []
         self._label = f"{plan.ruleset.id} v{plan.ruleset.version or '?'}"
-        definition: dict[str, Json] = {"done": {"all": [{"m": _ALWAYS}], "run": _noop}}
+        definition: dict[str, Json] = {}
         for group, (positions, _held, _spent) in enumerate(groups):
             for position in positions:
                 cond = (
@@ -202,7 +207,8 @@ class DurableRunner:
                 if cond is False:
                     continue  # can never fire
                 test: Json = {"g": group} if cond is True else {"$and": [{"g": group}, cond]}
-                definition[f"r{position}"] = {"all": [{"m": test}], "run": self._action(position)}
+                # actions are not run through durable's Python layer (see _assert_facts)
+                definition[f"r{position}"] = {"all": [{"m": test}], "run": _unused}
         # per group: the (field, path) pairs to copy; per rule: its group and the atoms it reads
         self._paths = tuple(
             tuple((network.field(path), path) for path in sorted(held.paths)) for _p, held, _c in groups
@@ -222,15 +228,8 @@ class DurableRunner:
         except Exception as exc:
             raise BackendError(f"durable-rules refused ruleset {self._label}: {type(exc).__name__}") from None
         # durable keeps each ruleset in C memory until told otherwise: free it with the runner
-        weakref.finalize(self, _delete, self._ruleset._handle)
-
-    def _action(self, position: int) -> Callable[[Any], None]:
-        hits = self._hits
-
-        def action(c: Any) -> None:
-            hits.append((c.m["k"], position))
-
-        return action
+        self._handle = self._ruleset._handle
+        weakref.finalize(self, _delete, self._handle)
 
     def fired(self, flat: Flat, as_of: date) -> list[int]:
         return self.fired_many([(flat, as_of)])[0]
@@ -273,44 +272,73 @@ class DurableRunner:
             # no case reaches any rule; and durable-rules crashes (SIGSEGV) running the actions
             # of an empty assert_facts, so it is never called with none
             return [[] for _ in cases]
+        text = json.dumps(facts, ensure_ascii=False)
         with LOCK:
-            self._hits.clear()
             try:
-                self._run(self._ruleset.assert_facts, facts)
-                found = list(self._hits)
-                self._run(self._ruleset.retract_facts, facts)
+                try:
+                    found = self._assert_facts(text)
+                except Exception:
+                    with contextlib.suppress(Exception):  # leave no fact behind in the session
+                        self._retract_facts(text)
+                    raise
+                self._retract_facts(text)
             except BackendError:
                 raise
             except Exception as exc:
                 raise BackendError(
                     f"durable-rules failed evaluating ruleset {self._label}: {type(exc).__name__}"
                 ) from None
-            finally:
-                self._hits.clear()
         by_serial: dict[int, set[int]] = {s: set() for s in serials}
         for serial, position in found:
             by_serial[serial].add(position)
         return [sorted(by_serial[s]) for s in serials]
 
-    def _run(self, call: Callable[[Any], Any], facts: list[dict[str, Any]]) -> None:
-        errors: list[Any] = []
+    # -- the C engine, driven directly -------------------------------------------------------------
+    # durable's Python layer (Ruleset.assert_facts + do_actions) raises MessageNotHandledException
+    # for a batch in which any fact matched nothing, and builds a Closure, re-encodes the session
+    # state and decodes the whole fact for every action. We only need (rule, case) per match.
 
-        def complete(error: Any, _state: Any) -> None:
-            if error:
-                errors.append(error)
+    def _assert_facts(self, text: str) -> list[tuple[int, int]]:
+        """Assert a batch and run its matches: [(case serial, rule position)]."""
+        code, state = _C.assert_facts(self._handle, text)
+        if code not in (0, 1):  # 0: all handled; 1: some fact matched no rule (fine here)
+            raise BackendError(f"durable-rules refused facts for ruleset {self._label} (code {code})")
+        hits: list[tuple[int, int]] = []
+        started = _C.start_action_for_state(self._handle, state)
+        message = started[1] if started else None
+        while message:
+            hits.append(_match(message))
+            message = _C.complete_and_start_action(self._handle, state)
+        return hits
 
-        state = call(facts)
-        self._ruleset.do_actions(state, complete)
-        if errors:
+    def _retract_facts(self, text: str) -> None:
+        code, state = _C.retract_facts(self._handle, text)
+        if code not in (0, 1):
             raise BackendError(
-                f"durable-rules failed evaluating ruleset {self._label}: {type(errors[0]).__name__}"
+                f"durable-rules refused to retract facts for ruleset {self._label} (code {code})"
             )
+        started = _C.start_action_for_state(self._handle, state)  # none expected: drain anyway
+        while started:
+            started = _C.complete_and_start_action(self._handle, state)
+
+
+_MATCH = re.compile(r'\{"r(\d+)":\{"m":\{"sid": "' + _SESSION + r'", "k": (\d+),')
+
+
+def _match(message: str) -> tuple[int, int]:
+    """(case serial, rule position) from an action message like {"r12":{"m":{"sid": "pa", "k": 7, ...}}}."""
+    found = _MATCH.match(message)
+    if found:  # the fact comes back as we wrote it: sid and k first
+        return int(found.group(2)), int(found.group(1))
+    decoded = json.loads(message)
+    name, body = next(iter(decoded.items()))
+    return int(body["m"]["k"]), int(name[1:])
+
+
+def _unused(_c: Any) -> None:  # pragma: no cover  (never called: see _assert_facts)
+    return None
 
 
 def _delete(handle: Any) -> None:
     with LOCK:
-        durable_engine.durable_rules_engine.delete_ruleset(handle)
-
-
-def _noop(_c: Any) -> None:
-    return None
+        _C.delete_ruleset(handle)

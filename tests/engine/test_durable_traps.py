@@ -428,10 +428,10 @@ def test_a_failure_inside_durable_becomes_a_backend_error_naming_the_ruleset(acm
     evaluator = Evaluator([acme])
     runner = runner_of(evaluator, acme)
 
-    def broken(_facts):
+    def broken(_text):
         raise RuntimeError("the engine broke (case C-1001 for patient P-77)")
 
-    monkeypatch.setattr(runner._ruleset, "assert_facts", broken)
+    monkeypatch.setattr(runner, "_assert_facts", broken)
     with pytest.raises(BackendError) as info:
         evaluator.evaluate(case, TODAY)
     assert str(info.value) == "durable-rules failed evaluating ruleset acme-commercial v4: RuntimeError"
@@ -441,7 +441,7 @@ def test_a_failure_inside_durable_becomes_a_backend_error_naming_the_ruleset(acm
 def test_a_failure_inside_durable_is_one_error_per_case_of_a_batch(acme, case, monkeypatch):
     evaluator = Evaluator([acme])
     runner = runner_of(evaluator, acme)
-    monkeypatch.setattr(runner._ruleset, "assert_facts", lambda _facts: 1 / 0)
+    monkeypatch.setattr(runner, "_assert_facts", lambda _text: 1 / 0)
     results = list(evaluator.evaluate_many([case, {"coverage": {"payer": "nobody"}}, case], TODAY))
     assert [type(r).__name__ for r in results] == ["BackendError", "dict", "BackendError"]
     assert str(results[0]) == "durable-rules failed evaluating ruleset acme-commercial v4: ZeroDivisionError"
@@ -451,7 +451,7 @@ def test_the_runner_works_again_after_a_failure(acme, case, monkeypatch):
     evaluator = Evaluator([acme])
     good = evaluator.evaluate(case, TODAY)
     runner = runner_of(evaluator, acme)
-    monkeypatch.setattr(runner._ruleset, "assert_facts", lambda _facts: 1 / 0)
+    monkeypatch.setattr(runner, "_assert_facts", lambda _text: 1 / 0)
     with pytest.raises(BackendError):
         evaluator.evaluate(case, TODAY)
     monkeypatch.undo()
