@@ -10,6 +10,7 @@ priorauth forms validate --form FILE --answers FILE [--json]
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -296,9 +297,22 @@ def _lines(
         yield case
 
 
+def tune_gc_for_batches() -> None:
+    """Collect cycles less often while evaluating a stream.
+
+    A decision is a tree of fresh dicts and lists that reference counting frees; the cyclic
+    collector, run every 700 allocations by default, only rescans them (about a third of the
+    time of a batch, measured in benchmarks/). Loaded rulesets are frozen out of its scans.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
 def _evaluate_stream(args: argparse.Namespace) -> int:
     today = _as_of(args)
     evaluator = _evaluator(args, batch=True)
+    tune_gc_for_batches()
     path = Path(args.cases)
     try:
         stream = path.open("rb")

@@ -35,6 +35,7 @@ from importlib import metadata  # noqa: E402
 from typing import Any  # noqa: E402
 
 import engine  # noqa: E402
+from admin.cli import tune_gc_for_batches  # noqa: E402
 from benchmarks.anchors import NaiveDurableAnchor, Outcome, ZenAnchor  # noqa: E402
 from benchmarks.workload import (  # noqa: E402
     SEED,
@@ -316,8 +317,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the cases -------------------------------------------------------------------------------------
     t0 = time.perf_counter()
     work = Workload(seed, specs, build_cases(specs, n_cases, seed))
-    gc.collect()
-    gc.freeze()  # the input is benchmark data, not engine state: keep the collector from rescanning it
+    # the collector policy of `priorauth evaluate --cases`, for the engine and the anchors alike;
+    # it also freezes the input, which is benchmark data, not engine state
+    tune_gc_for_batches()
     stats = work.stats()
     say(
         f"\nworkload: {stats['rulesets']} rulesets, {stats['rules']} rules, {stats['valuesets']} value sets, "
