@@ -23,7 +23,7 @@ from engine.conditions import did_you_mean
 from engine.errors import LoadError, Problem
 from engine.facts import base_types
 from engine.rulesets import SLUG, canonical_text, plain
-from engine.yamlsafe import line_of, load_yaml
+from engine.yamlsafe import line_of, load_yaml, read_document
 
 FORM_KEYS = ("form", "version", "title", "description", "schema", "ui", "prefill", "facts")
 _SELECTOR = re.compile(r"([a-z_]+)\[([a-z_]+)=([^\]]+)\]\.([a-z_]+)")
@@ -90,14 +90,7 @@ def _field_type(spec: Mapping[str, Any]) -> str:
 
 
 def load_form_file(path: str | Path) -> Form:
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise LoadError(
-            [Problem(str(path), None, f"cannot read the file ({exc.strerror})", "check the path")]
-        ) from None
-    return load_form(data, str(path))
+    return load_form(read_document(path), str(path))
 
 
 def load_form(text: str | bytes, file: str = "<form>") -> Form:

@@ -21,7 +21,7 @@ from engine.conditions import Node, Parser, did_you_mean
 from engine.errors import LoadError, Problem
 from engine.facts import DECLARABLE_TYPES, URGENCIES, base_types, element_types, parse_date
 from engine.valuesets import EntryError, ValueSet, build, parse_entry
-from engine.yamlsafe import line_of, load_yaml
+from engine.yamlsafe import line_of, load_yaml, read_document
 
 AUTH_VALUES = ("required", "not-required", "review")
 CHANNELS = ("portal", "fax", "x12-278", "fhir-pas", "phone")
@@ -170,14 +170,7 @@ def canonical_text(document: Mapping[str, Any]) -> str:
 
 def load_ruleset_file(path: str | Path, form_types: Mapping[str, Mapping[str, str]] | None = None) -> Ruleset:
     """Read and load one ruleset file. Raises LoadError."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise LoadError(
-            [Problem(str(path), None, f"cannot read the file ({exc.strerror})", "check the path")]
-        ) from None
-    return load_ruleset(data, str(path), form_types)
+    return load_ruleset(read_document(path), str(path), form_types)
 
 
 def load_ruleset(
@@ -266,6 +259,16 @@ class _Builder:
             file=self.file,
         )
 
+    def _section(self, doc: Mapping[str, Any], key: str, must: str, fix: str) -> Mapping[str, Any]:
+        """The mapping under `key` (empty when absent); a problem when it is something else."""
+        raw = doc.get(key)
+        if raw is None:
+            return {}
+        if not isinstance(raw, Mapping):
+            self.error(self.at(doc, key), f"`{key}:` must {must}", fix)
+            return {}
+        return raw
+
     def _slug(self, doc: Mapping[str, Any], key: str, required: bool) -> str:
         value = doc.get(key)
         if value is None:
@@ -315,14 +318,9 @@ class _Builder:
         types = dict(base_types())
         for form, fields in (self.form_types or {}).items():
             types.update({f"answers.{form}.{name}": kind for name, kind in fields.items()})
-        raw = doc.get("facts") or {}
-        if not isinstance(raw, Mapping):
-            self.error(
-                self.at(doc, "facts"),
-                "`facts:` must map clinical.* paths to types",
-                "write facts: {clinical.ahi: number}",
-            )
-            return types
+        raw = self._section(
+            doc, "facts", "map clinical.* paths to types", "write facts: {clinical.ahi: number}"
+        )
         for path, kind in raw.items():
             line = self.at(raw, path)
             if isinstance(kind, list) and len(kind) == 1:
@@ -348,15 +346,10 @@ class _Builder:
         return types
 
     def _valuesets(self, doc: Mapping[str, Any]) -> dict[str, ValueSet]:
-        raw = doc.get("valuesets") or {}
+        raw = self._section(
+            doc, "valuesets", "map names to lists of codes", 'write valuesets: {mri: ["70551"]}'
+        )
         out: dict[str, ValueSet] = {}
-        if not isinstance(raw, Mapping):
-            self.error(
-                self.at(doc, "valuesets"),
-                "`valuesets:` must map names to lists of codes",
-                'write valuesets: {mri: ["70551"]}',
-            )
-            return out
         for name, entries in raw.items():
             line = self.at(raw, name)
             if not isinstance(name, str) or not NAME.fullmatch(name):
@@ -381,15 +374,8 @@ class _Builder:
         return out
 
     def _items(self, doc: Mapping[str, Any], parser: Parser) -> dict[str, Item]:
-        raw = doc.get("items") or {}
+        raw = self._section(doc, "items", "map item ids to {label, satisfied_by}", "see docs/rulesets.md")
         out: dict[str, Item] = {}
-        if not isinstance(raw, Mapping):
-            self.error(
-                self.at(doc, "items"),
-                "`items:` must map item ids to {label, satisfied_by}",
-                "see docs/rulesets.md",
-            )
-            return out
         for iid, spec in raw.items():
             line = self.at(raw, iid)
             if not isinstance(spec, Mapping):
@@ -412,12 +398,7 @@ class _Builder:
         return out
 
     def _defaults(self, doc: Mapping[str, Any]) -> Defaults:
-        raw = doc.get("defaults") or {}
-        if not isinstance(raw, Mapping):
-            self.error(
-                self.at(doc, "defaults"), "`defaults:` must be a mapping", "write defaults: {channel: portal}"
-            )
-            return Defaults()
+        raw = self._section(doc, "defaults", "be a mapping", "write defaults: {channel: portal}")
         for key in raw:
             if key not in DEFAULT_KEYS:
                 self.error(

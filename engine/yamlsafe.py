@@ -10,6 +10,7 @@ line of every entry so that later checks can say `file:line`.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -164,6 +165,16 @@ def _build(loader: Any, node: Node) -> Any:
             mapping.lines[key] = key_line
         return mapping
     raise _Refused(line, "unsupported YAML node", "use plain YAML data")  # pragma: no cover
+
+
+def read_document(path: str | Path) -> bytes:
+    """The bytes of a document file; LoadError (naming the file) when it cannot be read."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise LoadError(
+            [Problem(str(path), None, f"cannot read the file ({exc.strerror})", "check the path")]
+        ) from None
 
 
 def load_yaml(text: str | bytes, filename: str = "<string>", max_bytes: int = MAX_BYTES) -> Any:

@@ -1,9 +1,9 @@
 """The compiled backend: rule conditions as Python closures over memoised atoms, indexed by gate.
 
 Most rules open with a membership test (`service.codes: {any_in: lumbar_mri}`). Such a test is a
-*gate*: the rule cannot fire unless the case holds a value in that set. For each gated path the
-runner keeps a cache from a value to the rules whose gate admits it, so a case only evaluates the
-rules its codes can reach, plus the ungated ones.
+*gate*: the rule cannot fire unless the case holds a value in that set. The gate index
+(`engine/gates.py`) maps a case's codes to the rules they can reach, so a case only evaluates
+those, plus the ungated ones; each atom is computed at most once per case (the memo).
 """
 
 from __future__ import annotations
