@@ -228,6 +228,18 @@ def _combine(
 def quantifier_predicate(q: Quantifier, reference: bool = False) -> Predicate:
     where = record_predicate(q.where, reference) if q.where is not None else None
     path = q.path
+    if q.kind == "some" and where is not None and not reference:
+        test = where
+
+        def some(flat: Flat, as_of: date) -> bool:  # the common case, without the general loop
+            records = flat.get(path)
+            if type(records) is list:
+                for record in records:
+                    if test(record, as_of):
+                        return True
+            return False
+
+        return some
     return lambda flat, as_of: test_quantifier(q, flat.get(path), where, as_of)
 
 
