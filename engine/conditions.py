@@ -432,7 +432,7 @@ class Parser:
             self.error(
                 line,
                 f"'{path}' is text and the value is {_shown(value)}",
-                _QUOTE_HINT.get(type(value), "write a single quoted value"),
+                _quote_hint(value),
             )
             return _BAD
         return value
@@ -447,7 +447,15 @@ _QUOTE_HINT = {
     int: "quote it exactly as written: YAML reads unquoted digits as a number (011 even becomes 9)",
     float: "quote it exactly as written: YAML reads unquoted digits as a number",
     date: "quote it: YAML reads an unquoted YYYY-MM-DD as a date",
+    list: "to test one of several values, write {in: [a, b]}",
 }
+
+
+def _quote_hint(value: Any) -> str:
+    for kind, hint in _QUOTE_HINT.items():  # bool before int: True is an int too
+        if isinstance(value, kind):
+            return hint
+    return "write a single quoted value"
 
 
 def _shown(value: Any) -> str:
