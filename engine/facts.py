@@ -99,7 +99,8 @@ def iso_date(value: object) -> str | None:
     return parsed.isoformat() if parsed is not None else None
 
 
-def _is_iso(text: str) -> bool:
+def is_iso(text: str) -> bool:
+    """Whether `text` is a real date written YYYY-MM-DD."""
     if len(text) != 10 or text[4] != "-" or text[7] != "-" or not text[:4].isdigit():
         return False
     try:
@@ -142,11 +143,11 @@ _EXPECTED = {
 }
 
 
-def _problem(kind: str, value: object) -> str:
+def problem(kind: str, value: object) -> str:
     """Why `value` is not a `kind`, in words that name no value."""
     if kind in ("number", "integer", "[number]") and _out_of_range(value):
         return f"a number out of range (keep numbers within ±{MAX_NUMBER:,})"
-    return f"expected {_EXPECTED.get(kind, kind)}, got {_kind_of(value)}"
+    return f"expected {_EXPECTED.get(kind, kind)}, got {kind_of(value)}"
 
 
 def _out_of_range(value: object) -> bool:
@@ -154,7 +155,8 @@ def _out_of_range(value: object) -> bool:
     return any(_is_number(v) and not -MAX_NUMBER <= v <= MAX_NUMBER for v in values)  # type: ignore[operator]
 
 
-def _kind_of(value: object) -> str:
+def kind_of(value: object) -> str:
+    """What a value is, in words that name no value (\"a string\", \"a list\")."""
     if isinstance(value, bool):
         return "a boolean"
     if _is_number(value):
@@ -219,17 +221,17 @@ def check_types(flat: dict[str, Any], types: Mapping[str, str]) -> list[tuple[st
             continue
         ok, value = coerce(kind, flat[path])
         if not ok:
-            errors.append((path, _problem(kind, flat[path])))
+            errors.append((path, problem(kind, flat[path])))
             del flat[path]
             continue
         if kind == "[object]" and path in records:
-            value, record_errors = _check_records(path, value, records[path])
+            value, record_errors = check_records(path, value, records[path])
             errors.extend(record_errors)
         flat[path] = value
     return errors
 
 
-def _check_records(
+def check_records(
     path: str, items: list[dict[str, Any]], fields: Mapping[str, str]
 ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     out: list[dict[str, Any]] = []
@@ -239,7 +241,7 @@ def _check_records(
         for name, kind in fields.items():
             if name in record:
                 value = record[name]
-                if type(value) is str and (kind == "string" or (kind == "date" and _is_iso(value))):
+                if type(value) is str and (kind == "string" or (kind == "date" and is_iso(value))):
                     continue  # already what it must be (checked ISO dates stay text)
                 ok, ready = coerce(kind, value)
                 if ok and ready is value:
@@ -249,7 +251,7 @@ def _check_records(
                 if ok:
                     record[name] = ready
                 else:
-                    errors.append((f"{path}[{index}].{name}", _problem(kind, value)))
+                    errors.append((f"{path}[{index}].{name}", problem(kind, value)))
                     del record[name]
         out.append(record)
     return out, errors
@@ -266,7 +268,8 @@ _Node = tuple[str, str, "dict[str, _Node] | None"]
 
 
 @cache
-def _schema_tree() -> dict[str, _Node]:
+def schema_tree() -> dict[str, _Node]:
+    """The base schema as nested (path, type, children) nodes."""
     root: dict[str, _Node] = {}
     for path, kind in base_types().items():
         parts = path.split(".")
@@ -280,51 +283,7 @@ def _schema_tree() -> dict[str, _Node]:
     return root
 
 
-def _read(
-    tree: dict[str, _Node], facts: Mapping[str, Any], flat: dict[str, Any], errors: list[tuple[str, str]]
-) -> None:
-    records = element_types()
-    for key, value in facts.items():
-        node = tree.get(key)
-        if node is None or value is None:
-            continue  # a path no schema knows is ignored; a null is a missing fact
-        path, kind, children = node
-        if kind == "object":
-            if type(value) is not dict:
-                errors.append((path, f"expected an object, got {_kind_of(value)}"))
-                continue
-            flat[path] = value
-            if children is None:
-                flatten(value, path + ".", flat)
-            else:
-                _read(children, value, flat, errors)
-            continue
-        cls = type(value)
-        # the common kinds inline: this loop runs for every fact of every case
-        if kind == "string" and cls is str:
-            flat[path] = value
-            continue
-        if kind == "[string]" and cls is list:
-            for v in value:
-                if type(v) is not str:
-                    break
-            else:
-                flat[path] = value
-                continue
-        if kind == "date" and cls is str and _is_iso(value):
-            flat[path] = value
-            continue
-        if cls is int and (kind == "integer" or kind == "number") and -MAX_NUMBER <= value <= MAX_NUMBER:
-            flat[path] = value
-            continue
-        ok, ready = coerce(kind, value)
-        if not ok:
-            errors.append((path, _problem(kind, value)))
-            continue
-        if kind == "[object]" and path in records:
-            ready, record_errors = _check_records(path, ready, records[path])
-            errors.extend(record_errors)
-        flat[path] = ready
+_READER: list[Any] = [None]
 
 
 def prepare(facts: Mapping[str, Any], today: date) -> dict[str, Any]:
@@ -336,7 +295,12 @@ def prepare(facts: Mapping[str, Any], today: date) -> dict[str, Any]:
         raise FactsError([("(case)", "the case facts must be a JSON object")])
     flat: dict[str, Any] = {}
     errors: list[tuple[str, str]] = []
-    _read(_schema_tree(), facts, flat, errors)
+    read = _READER[0]
+    if read is None:
+        from engine.reader import reader  # generated from this module's schema: imported late
+
+        read = _READER[0] = reader()
+    read(facts, flat, errors)
     urgency = flat.get("urgency")
     if urgency is not None and urgency not in URGENCIES:
         errors.append(("urgency", "must be one of " + ", ".join(URGENCIES)))
