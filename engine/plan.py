@@ -15,8 +15,9 @@ from datetime import date
 from typing import Any, Union
 
 from engine import conditions
-from engine.conditions import Leaf, Node, Quantifier, record_value, test_leaf, test_quantifier, value_test
+from engine.conditions import Leaf, Node, Quantifier
 from engine.gates import Gate
+from engine.operators import record_value, test_leaf, test_quantifier, value_test
 from engine.rulesets import Rule, Ruleset
 from engine.valuesets import ValueSet
 from engine.words import describe

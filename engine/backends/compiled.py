@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from engine.conditions import value_test
 from engine.gates import GateIndex
+from engine.operators import value_test
 from engine.plan import And, Atom, AtomRef, Expr, Flat, Neg, Plan
 
 Memo = list[Any]

@@ -11,8 +11,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.conditions import Leaf, value_test
-from engine.conditions import test_leaf as reference
+from engine.conditions import Leaf
+from engine.operators import test_leaf as reference
+from engine.operators import value_test
 from engine.valuesets import build
 
 AS_OF = date(2026, 11, 20)
