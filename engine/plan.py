@@ -56,7 +56,7 @@ class Atom:
     index: int
     key: str
     test: Predicate  # specialised for speed (compiled backend, scopes, items)
-    reference: Predicate  # the plain semantics of conditions.py (durable backend)
+    reference: Predicate  # the plain semantics of operators.py (durable backend)
     leaf: Leaf | None  # None for record quantifiers
     native: tuple[str, str, Any] | None  # (path, op, arg): a comparison durable-rules can run itself
 
