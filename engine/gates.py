@@ -111,6 +111,10 @@ class GateIndex:
 
     def candidates(self, flat: Mapping[str, Any]) -> list[int]:
         """Positions (ascending) of the rules whose gate the case passes, plus the ungated ones."""
+        return sorted(self.reachable(flat))
+
+    def reachable(self, flat: Mapping[str, Any]) -> set[int]:
+        """The same positions, as a set."""
         found = set(self.ungated)
         for path, index in self._paths:
             value = flat.get(path)
@@ -119,4 +123,4 @@ class GateIndex:
             for v in value if type(value) is list else (value,):
                 if type(v) is str:
                     found |= index.lookup(v)
-        return sorted(found)
+        return found
