@@ -43,7 +43,6 @@ OPERATORS = [
     "older_than_days",
 ]
 QUANTIFIERS = ("some", "none", "every", "count")
-COMBINATORS = ("all", "any", "not")
 MAX_REGEX = 200
 
 _ORDERED = frozenset({"number", "integer", "date"})

@@ -21,8 +21,6 @@ from engine.errors import FactsError
 SCALAR_TYPES = frozenset({"string", "number", "integer", "boolean", "date"})
 LIST_TYPES = frozenset({"[string]", "[number]"})
 DECLARABLE_TYPES = SCALAR_TYPES | LIST_TYPES
-#: "object" is a container path, "[object]" a list of records (documents), "any" an unchecked path.
-ALL_TYPES = DECLARABLE_TYPES | {"object", "[object]", "any"}
 
 URGENCIES = ("standard", "expedited", "emergency")
 #: The key of the prepared facts that holds `as_of` as a date (fact paths never hold a NUL).

@@ -48,7 +48,6 @@ class Neg:
 
 
 Expr = Union[AtomRef, And, Or, Neg]  # noqa: UP007
-TRUE = And(())
 
 
 @dataclass(frozen=True, slots=True)

@@ -139,20 +139,15 @@ class _Network:
         if isinstance(expr, Neg):
             return self.test(expr.child, not negate)
         conjunctive = isinstance(expr, And) != negate  # De Morgan
+        # AND: a False part decides it, True parts drop out; OR the other way round
+        absorbing, key = (False, "$and") if conjunctive else (True, "$or")
         parts = [self.test(c, negate) for c in expr.children]
-        if conjunctive:
-            if any(p is False for p in parts):
-                return False
-            parts = [p for p in parts if p is not True]
-            if not parts:
-                return True
-            return parts[0] if len(parts) == 1 else {"$and": parts}
-        if any(p is True for p in parts):
-            return True
-        parts = [p for p in parts if p is not False]
+        if any(p is absorbing for p in parts):
+            return absorbing
+        parts = [p for p in parts if p is not (not absorbing)]
         if not parts:
-            return False
-        return parts[0] if len(parts) == 1 else {"$or": parts}
+            return not absorbing
+        return parts[0] if len(parts) == 1 else {key: parts}
 
 
 def _groups(plan: Plan, wide: frozenset[int]) -> list[tuple[list[int], _Fields, int]]:
@@ -184,7 +179,6 @@ class DurableRunner:
     """Evaluates one plan on durable-rules."""
 
     def __init__(self, plan: Plan) -> None:
-        self._plan = plan
         self._tests = tuple(a.reference for a in plan.atoms)  # the reference semantics
         # a rule too wide for durable's stack, or for one fact, is one flag computed here
         self._wide = {
