@@ -34,6 +34,8 @@ from engine import (
 )
 from engine.backends import BACKENDS
 from engine.forms import load_form_file
+from engine.questionnaire import BASE as QUESTIONNAIRE_BASE
+from engine.questionnaire import to_questionnaire, to_response
 
 MAX_CASE_BYTES = 10 * 1024 * 1024
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -90,6 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--form", required=True, metavar="FILE.yaml")
     validate.add_argument("--answers", required=True, metavar="A.json")
     validate.add_argument("--json", action="store_true")
+    quest = fm.add_parser("questionnaire", help="a form as a FHIR R4 Questionnaire (JSON on stdout)")
+    quest.add_argument("--form", required=True, metavar="FILE.yaml")
+    quest.add_argument(
+        "--answers",
+        metavar="A.json",
+        help="print these answers as a FHIR QuestionnaireResponse instead",
+    )
+    quest.add_argument(
+        "--base",
+        default=QUESTIONNAIRE_BASE,
+        metavar="URL",
+        help=f"base of the canonical URL (default {QUESTIONNAIRE_BASE}; an https base gives <base>/<form id>)",
+    )
     return parser
 
 
@@ -102,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_rulesets_check(args)
         if args.action == "check":
             return cmd_forms_check(args)
+        if args.action == "questionnaire":
+            return cmd_forms_questionnaire(args)
         return cmd_forms_validate(args)
     except (CliError, EngineError) as exc:
         print(f"priorauth: {exc}", file=sys.stderr)
@@ -407,20 +424,31 @@ def cmd_forms_validate(args: argparse.Namespace) -> int:
         _problems(exc.problems)
         return EXIT_FAIL
     answers = read_json_file(args.answers)
-    errors = (
-        form.errors(answers) if isinstance(answers, dict) else [("", "the answers must be a JSON object")]
-    )
-    facts: dict[str, Any] = {}
-    if isinstance(answers, dict):
-        for field, path in form.facts.items():
-            if field in answers:
-                facts[path] = answers[field]
+    errors = form.errors(answers)
+    facts = form.to_facts(answers)
     result = {"valid": not errors, "errors": [{"field": f, "message": m} for f, m in errors], "facts": facts}
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
         print("valid" if not errors else "\n".join(f"{f or '(form)'}: {m}" for f, m in errors))
     return EXIT_OK if not errors else EXIT_FAIL
+
+
+def cmd_forms_questionnaire(args: argparse.Namespace) -> int:
+    try:
+        form = load_form_file(args.form)
+    except LoadError as exc:
+        _problems(exc.problems)
+        return EXIT_FAIL
+    if args.answers:
+        answers = read_json_file(args.answers)
+        if not isinstance(answers, dict):
+            raise CliError(f"{args.answers}: the answers must be a JSON object of question: answer")
+        resource = to_response(form, answers, args.base)
+    else:
+        resource = to_questionnaire(form, args.base)
+    print(json.dumps(resource, indent=2, ensure_ascii=False))
+    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover
