@@ -7,11 +7,19 @@ PYTHON ?= $(shell for p in python3.12 python3.11 python3; do \
              v=$$(command -v $$p >/dev/null && $$p -c 'import sys; print(sys.version_info[:2] in ((3,11),(3,12)))' 2>/dev/null); \
              [ "$$v" = True ] && { echo $$p; break; }; done)
 STAMP := $(VENV)/.installed
+# Debian packages the project needs: chromium for the browser tests (Playwright drives it; its own
+# browser download cannot work here). Installed with apt-get, as root or through sudo.
+CHROMIUM := /usr/bin/chromium
+DEBIAN_PACKAGES := chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+HOST ?= 127.0.0.1
+PORT ?= 5000
 
-.PHONY: help install run test lint typecheck unit bench clean
+.PHONY: help install system run demo test lint typecheck unit bench clean
 
 help:
-	@echo "make run    evaluate the example cases against the shipped rulesets"
+	@echo "make run    start the web app on http://$(HOST):$(PORT)/ (PORT=8080 make run to move it)"
+	@echo "make demo   evaluate the example cases against the shipped rulesets, in the terminal"
 	@echo "make test   lint, type-check and run the whole test suite"
 	@echo "make bench  run the benchmarks (see benchmarks/)"
 
@@ -22,9 +30,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "priorauth: install Debian's '$(DEBIAN_PACKAGES)' package(s) with your package manager"; exit 1; }
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES)
+
+system: $(CHROMIUM)
+
+install: $(STAMP) system
 
 run: $(STAMP)
+	@$(BIN)/priorauth rulesets check rulesets --forms forms
+	$(BIN)/priorauth serve --host $(HOST) --port $(PORT)
+
+demo: $(STAMP)
 	@$(BIN)/priorauth rulesets check rulesets --forms forms
 	@for f in examples/cases/*.json; do \
 	    echo "== $$f"; \
@@ -38,7 +57,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
@@ -47,4 +66,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts

@@ -5,6 +5,8 @@ priorauth evaluate --cases CASES.jsonl --rulesets DIR [--backend durable|compile
 priorauth rulesets check FILE_OR_DIR... [--forms DIR]
 priorauth forms check FILE_OR_DIR...
 priorauth forms validate --form FILE --answers FILE [--json]
+priorauth forms questionnaire --form FILE [--answers FILE] [--base URL]
+priorauth serve [--host H] [--port P]
 """
 
 from __future__ import annotations
@@ -83,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--forms", metavar="DIR", help="check form names and answers.* paths against these forms"
     )
 
+    serve = sub.add_parser("serve", help="run the web app (waitress)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+    serve.add_argument("--threads", type=int, default=4, help="worker threads (default 4)")
+
     fm = sub.add_parser("forms", help="work with readiness forms").add_subparsers(
         dest="action", required=True, parser_class=_Parser
     )
@@ -115,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_evaluate(args)
         if args.command == "rulesets":
             return cmd_rulesets_check(args)
+        if args.command == "serve":
+            return cmd_serve(args)
         if args.action == "check":
             return cmd_forms_check(args)
         if args.action == "questionnaire":
@@ -432,6 +441,26 @@ def cmd_forms_validate(args: argparse.Namespace) -> int:
     else:
         print("valid" if not errors else "\n".join(f"{f or '(form)'}: {m}" for f, m in errors))
     return EXIT_OK if not errors else EXIT_FAIL
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import waitress
+
+    from admin import create_app
+    from admin.config import ConfigError
+    from admin.library import LibraryError
+
+    try:
+        app = create_app()
+    except LibraryError as exc:
+        _problems(exc.problems)
+        print("priorauth: the app did not start; fix the files above", file=sys.stderr)
+        return EXIT_FAIL
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    print(f"priorauth: serving on http://{args.host}:{args.port}/ (Ctrl+C stops it)", flush=True)
+    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="priorauth")
+    return EXIT_OK
 
 
 def cmd_forms_questionnaire(args: argparse.Namespace) -> int:

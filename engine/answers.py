@@ -87,7 +87,8 @@ def read_typed(
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Typed text -> (answers, problems): each answer as its question's type, blanks left out.
 
-    A problem names a question whose text is not of its type ("Weeks of symptoms must be a whole
+    A list of choices posted with nothing ticked is the answer [] ("none of these"); a question
+    absent from `typed` stays unanswered. A problem names a question whose text is not of its type ("Weeks of symptoms must be a whole
     number"); that question is left out of the answers, and the text stays with the caller to
     show again.
     """
@@ -99,9 +100,8 @@ def read_typed(
             continue
         if question.kind == "choices":
             values = [raw] if isinstance(raw, str) else list(raw)
-            chosen = [v for v in values if isinstance(v, str) and v != ""]
-            if chosen:
-                answers[question.name] = chosen
+            # a group posted with nothing ticked is an answer: "none of these" ([])
+            answers[question.name] = [v for v in values if isinstance(v, str) and v != ""]
             continue
         text = raw if isinstance(raw, str) else (raw[-1] if raw else "")
         text = text.strip()

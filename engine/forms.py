@@ -472,14 +472,18 @@ def _explain(form: Form, error: Any) -> list[tuple[str, str]]:
         "format": f"{title} must be a valid {value}" + (" (YYYY-MM-DD)" if value == "date" else ""),
         "minLength": f"{title} must have at least {value} characters",
         "maxLength": f"{title} must have at most {value} characters",
-        "minItems": f"Choose at least {value} for {title}",
-        "maxItems": f"Choose at most {value} for {title}",
+        "minItems": f"{title} needs at least {_choices_words(value)}",
+        "maxItems": f"{title} allows at most {_choices_words(value)}",
         "uniqueItems": f"{title} lists the same choice twice",
         "pattern": f"{title} is not in the expected format",
         "const": f"{title} has an answer that is not allowed here",
         "contains": f"{title} is missing a choice it needs",
     }
     return [(field, words.get(error.validator, f"{title} is not valid"))]
+
+
+def _choices_words(count: Any) -> str:
+    return f"{count} choice" if count == 1 else f"{count} choices"
 
 
 def _num(value: Any) -> str:
