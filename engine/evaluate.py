@@ -132,9 +132,10 @@ class Evaluator:
             given = answers[form_id]
             if form is None or not isinstance(given, Mapping):
                 continue
-            for field, path in form.facts.items():
-                if given.get(field) is not None and path not in flat:
-                    flat[path] = given[field]
+            # to_facts drops answers to questions the form hides (show_if), as the page does
+            for path, value in form.to_facts(given).items():
+                if value is not None and path not in flat:
+                    flat[path] = value
                     if path in base:
                         written[path] = base[path]
         if written:  # a form may write a base path (service.date): it obeys the fact schema too
