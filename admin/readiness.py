@@ -115,6 +115,8 @@ def fill(form_id: str) -> Any:
         visible=visible,
         prefilled=prefilled,
         draft=draft if request.method == "GET" else None,
+        has_draft=draft is not None,
+        form_complete=form.complete(answers),
         checked=checked,
         complete=checked and not errors,
         answered=answered,

@@ -90,14 +90,14 @@ def test_the_case_facts_prefill_the_form_and_the_decision_follows_the_answers(
     page.goto(f"{live_server}{FORM}?case=mri-lumbar-acme-ready")
     decision = page.locator("#decision")
     expect(decision).to_contain_text("Ready to send")
-    expect(decision.locator(".pill-yes")).to_have_count(1)
+    expect(decision.locator(".pill-yes")).to_have_count(2)  # the form is complete, the case ready
 
     page.get_by_label("Clinical question the study should answer").fill("")
     page.get_by_role("button", name="Check answers").click()
     expect(page.locator("#error-summary")).to_contain_text(
         "Clinical question the study should answer is required"
     )
-    expect(decision.locator(".pill-no")).to_have_count(1)  # an incomplete form: not ready to send
+    expect(decision.locator(".pill-no")).to_have_count(2)  # an incomplete form: not ready to send
     shot(page, "forms-05-case-not-ready")
 
 
