@@ -16,7 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 MAX_PATTERN = 500
-_UNBOUNDED_FROM = 100  # {m,n} with n above this repeats "without bound" for backtracking purposes
+# An outer repeat of more than this many rounds, around an inner part of variable width, can split
+# one text into exponentially many ways: (a{1,5})*, (a|aa){1,50}, (\d{1,100}){1,100}.
+_MANY = 10
 _REPEATS = {sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", None)} - {None}
 
 
@@ -36,8 +38,8 @@ def _walk(items: list[Any]) -> str | None:
         if op in _REPEATS:
             _low, high, body = arg
             body = list(body)
-            if high == sre.MAXREPEAT or high > _UNBOUNDED_FROM:
-                inner = _unbounded_repeats(body)
+            if high == sre.MAXREPEAT or high > _MANY:
+                inner = _variable_repeats(body)
                 if inner and not _separated(body, inner):
                     return "it nests one repeat inside another (like `(a+)+`), which can take forever on some text"
                 if _ambiguous_branch(body):
@@ -61,20 +63,20 @@ def _walk(items: list[Any]) -> str | None:
     return None
 
 
-def _unbounded_repeats(items: list[Any]) -> list[list[Any]]:
-    """The bodies of every unbounded repeat inside `items`, at any depth."""
+def _variable_repeats(items: list[Any]) -> list[list[Any]]:
+    """The bodies of every repeat of variable width (`+`, `*`, `?`, `{1,5}`) inside `items`."""
     out: list[list[Any]] = []
     for op, arg in items:
         if op in _REPEATS:
-            _low, high, body = arg
-            if high == sre.MAXREPEAT or high > _UNBOUNDED_FROM:
+            low, high, body = arg
+            if low != high:
                 out.append(list(body))
-            out += _unbounded_repeats(list(body))
+            out += _variable_repeats(list(body))
         elif op == sre.SUBPATTERN:
-            out += _unbounded_repeats(list(arg[-1]))
+            out += _variable_repeats(list(arg[-1]))
         elif op == sre.BRANCH:
             for branch in arg[1]:
-                out += _unbounded_repeats(list(branch))
+                out += _variable_repeats(list(branch))
     return out
 
 
