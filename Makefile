@@ -13,7 +13,7 @@ CHROMIUM := /usr/bin/chromium
 DEBIAN_PACKAGES := chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
-PORT ?= 5000
+PORT ?= 8000
 
 .PHONY: help install system run demo test lint typecheck unit bench clean
 
@@ -40,7 +40,9 @@ system: $(CHROMIUM)
 install: $(STAMP) system
 
 run: $(STAMP)
-	@$(BIN)/priorauth rulesets check rulesets --forms forms
+	@$(BIN)/priorauth db upgrade
+	@$(BIN)/priorauth forms push forms --publish
+	@$(BIN)/priorauth rulesets push rulesets --publish
 	$(BIN)/priorauth serve --host $(HOST) --port $(PORT)
 
 demo: $(STAMP)

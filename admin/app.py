@@ -17,13 +17,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, redirect, render_template, url_for
+from flask import Flask, Response, current_app, redirect, render_template, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from admin import config as configuration
+from admin import store
+from admin.db import Database, NotMigrated
 from admin.drafts import Drafts
-from admin.library import Library
+from admin.library import Library, LibraryError, load_examples
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -34,15 +36,25 @@ log = logging.getLogger("priorauth.app")
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=False)
-    instance = Path(os.environ.get("PRIORAUTH_INSTANCE_PATH") or app.instance_path)
+    instance = configuration.instance_path()
     if test_config and test_config.get("INSTANCE_PATH"):
         instance = Path(test_config["INSTANCE_PATH"])
     app.config.update(configuration.load(instance, test_config, os.environ))
     app.config["INSTANCE_PATH"] = str(instance)
 
-    app.extensions["priorauth.library"] = Library(
-        app.config["FORMS_DIR"], app.config["RULESETS_DIR"], app.config["EXAMPLES_DIR"], app.config["ENGINE"]
-    )
+    db = Database(app.config["DATABASE_URL"])
+    try:
+        db.check_migrated()  # the app never runs on a schema it does not know
+    except NotMigrated:
+        db.dispose()
+        raise
+    app.extensions["priorauth.db"] = db
+    app.teardown_appcontext(lambda _exc: db.scoped.remove())
+    examples, problems = load_examples(Path(app.config["EXAMPLES_DIR"]))
+    if problems:
+        raise LibraryError(problems)
+    app.extensions["priorauth.examples"] = examples
+    app.extensions["priorauth.libraries"] = {}
     app.extensions["priorauth.drafts"] = Drafts(instance / "drafts")
     CSRFProtect(app)
 
@@ -56,6 +68,28 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     return app
+
+
+def library() -> Library:
+    """What is published now, as a Library; rebuilt only when the published set changes."""
+    app = current_app
+    db: Database = app.extensions["priorauth.db"]
+    cache: dict[tuple[str, ...], Library] = app.extensions["priorauth.libraries"]
+    session = db.scoped()
+    rows = store.published(session, "form") + store.published(session, "ruleset")
+    key = tuple(sorted(f"{r.id}:{r.sha256}" for r in rows))
+    found = cache.get(key)
+    if found is None:
+        forms = store.published_forms(session)
+        found = Library(
+            forms,
+            store.published_rulesets(session, forms),
+            app.extensions["priorauth.examples"],
+            app.config["ENGINE"],
+        )
+        cache.clear()  # one snapshot at a time: the old one is no longer what is published
+        cache[key] = found
+    return found
 
 
 def _security_headers(response: Response) -> Response:

@@ -23,6 +23,8 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
+from admin.cli_store import add_commands, add_document_commands
+from admin.cli_store import run as run_store_command
 from engine import (
     EngineError,
     Evaluator,
@@ -87,8 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the web app (waitress)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--threads", type=int, default=4, help="worker threads (default 4)")
+
+    add_document_commands("ruleset", rs)
+    add_commands(sub, _Parser)
 
     fm = sub.add_parser("forms", help="work with readiness forms").add_subparsers(
         dest="action", required=True, parser_class=_Parser
@@ -99,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--form", required=True, metavar="FILE.yaml")
     validate.add_argument("--answers", required=True, metavar="A.json")
     validate.add_argument("--json", action="store_true")
+    add_document_commands("form", fm)
     quest = fm.add_parser("questionnaire", help="a form as a FHIR R4 Questionnaire (JSON on stdout)")
     quest.add_argument("--form", required=True, metavar="FILE.yaml")
     quest.add_argument(
@@ -117,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "handler", None) is not None:
+        return run_store_command(args.handler, args)
     try:
         if args.command == "evaluate":
             return cmd_evaluate(args)
@@ -207,9 +215,7 @@ def _evaluator(args: argparse.Namespace, batch: bool) -> Evaluator:
     elif args.rulesets:
         paths = [args.rulesets]
     else:
-        raise CliError(
-            "no ruleset store is set up yet: pass --rulesets DIR (the shipped ones are in rulesets/) or --ruleset FILE"
-        )
+        return _store_evaluator(backend)
     rulesets, problems = load_rulesets(paths, forms if args.forms else None)
     for ruleset in rulesets:  # a ruleset's own tests run on every load (on this backend)
         problems.extend(run_tests(ruleset, forms if args.forms else None, backends=(backend,)))
@@ -219,6 +225,27 @@ def _evaluator(args: argparse.Namespace, batch: bool) -> Evaluator:
             f"{len(problems)} problem(s) in the rulesets: run `priorauth rulesets check` and fix them"
         )
     return Evaluator(rulesets, forms, backend)
+
+
+def _store_evaluator(backend: str) -> Evaluator:
+    """The published rulesets and forms of the configured store (PRIORAUTH_DATABASE_URL)."""
+    from admin import store
+    from admin.cli_store import StoreCliError, open_database
+
+    try:
+        db = open_database()
+    except StoreCliError as exc:
+        raise CliError(f"{exc}; or pass --rulesets DIR / --ruleset FILE to evaluate from files") from None
+    try:
+        with db.transaction() as session:
+            if not store.published(session, "ruleset"):
+                raise CliError(
+                    "the store has no published rulesets: `priorauth rulesets push rulesets/ --publish`, "
+                    "or pass --rulesets DIR"
+                )
+            return store.evaluator(session, backend)
+    finally:
+        db.dispose()
 
 
 def _as_of(args: argparse.Namespace) -> date:
@@ -448,6 +475,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from admin import create_app
     from admin.config import ConfigError
+    from admin.db import NotMigrated
     from admin.library import LibraryError
 
     try:
@@ -456,7 +484,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _problems(exc.problems)
         print("priorauth: the app did not start; fix the files above", file=sys.stderr)
         return EXIT_FAIL
-    except ConfigError as exc:
+    except (ConfigError, NotMigrated) as exc:
         raise CliError(str(exc)) from None
     print(f"priorauth: serving on http://{args.host}:{args.port}/ (Ctrl+C stops it)", flush=True)
     waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="priorauth")

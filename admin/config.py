@@ -15,8 +15,6 @@ ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
 
 DEFAULTS: dict[str, Any] = {
-    "RULESETS_DIR": str(ROOT / "rulesets"),
-    "FORMS_DIR": str(ROOT / "forms"),
     "EXAMPLES_DIR": str(ROOT / "examples" / "cases"),
     "ENGINE": "durable",
     "MAX_CONTENT_LENGTH": 2 * MiB,
@@ -28,12 +26,25 @@ DEFAULTS: dict[str, Any] = {
 # PRIORAUTH_<NAME> -> config key, and how to read the text
 FROM_ENV: dict[str, Any] = {
     "SECRET_KEY": str,
-    "RULESETS_DIR": str,
-    "FORMS_DIR": str,
     "EXAMPLES_DIR": str,
     "ENGINE": str,
     "SESSION_COOKIE_SECURE": lambda text: text.strip().lower() in ("1", "true", "yes"),
 }
+
+
+def instance_path(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the app keeps its own files (SQLite database, secret key, drafts)."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("PRIORAUTH_INSTANCE_PATH") or ROOT / "instance")
+
+
+def database_url(instance: Path, environ: Mapping[str, str]) -> str:
+    """PRIORAUTH_DATABASE_URL, else SQLite in the instance folder (made when missing)."""
+    url = environ.get("PRIORAUTH_DATABASE_URL")
+    if url:
+        return url
+    instance.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(instance / 'priorauth.db').resolve()}"
 
 
 class ConfigError(Exception):
@@ -48,6 +59,7 @@ def load(
         text = environ.get(f"PRIORAUTH_{name}")
         if text is not None and text != "":
             config[name] = read(text)
+    config["DATABASE_URL"] = database_url(instance_path, environ)
     config.update(test_config or {})
     if config["ENGINE"] not in ("durable", "compiled"):
         raise ConfigError(f"PRIORAUTH_ENGINE is '{config['ENGINE']}': set it to durable or compiled")

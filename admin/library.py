@@ -1,7 +1,8 @@
-"""What the app works with until the store exists: the shipped forms, rulesets and example cases.
+"""What the readiness pages work with: the published forms and rulesets, and the example cases.
 
-Loaded once in create_app from the folders the configuration names. A problem in any file stops
-the app from starting, with every problem listed (the same `file:line: what: fix` as the CLI).
+The app builds a Library from the store's published versions (admin.app.library(), rebuilt when
+something is published); `from_files` builds one straight from folders (tests, tools). Example
+cases come from files (PRIORAUTH_EXAMPLES_DIR); a bad one stops the app with `file:line`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from engine import EngineError, Evaluator, Form, Problem, load_forms, load_rulesets
+from engine import EngineError, Evaluator, Form, Problem, Ruleset, load_forms, load_rulesets
 
 MAX_EXAMPLE_BYTES = 1024 * 1024
 
@@ -42,19 +43,17 @@ class Example:
 
 
 class Library:
-    def __init__(self, forms_dir: str, rulesets_dir: str, examples_dir: str, backend: str) -> None:
-        forms, problems = load_forms([forms_dir])
-        rulesets, more = load_rulesets([rulesets_dir], forms)
-        problems += more
-        examples, more = _examples(Path(examples_dir))
-        problems += more
-        if problems:
-            raise LibraryError(problems)
+    """A snapshot of what is published (forms, rulesets) plus the example cases, for the pages."""
+
+    def __init__(
+        self, forms: Mapping[str, Form], rulesets: list[Ruleset], examples: dict[str, Example], backend: str
+    ) -> None:
         self.forms: dict[str, Form] = dict(sorted(forms.items(), key=lambda kv: kv[1].title))
         self.rulesets = rulesets
         self.examples = examples
         self.evaluator = Evaluator(rulesets, forms, backend=backend)
-        # which forms each ruleset's rules name (for the index page)
+        self._forms_named: dict[str, tuple[str, ...]] | None = None
+        # which rulesets name each form (for the index page)
         self.named_by: dict[str, list[str]] = {fid: [] for fid in forms}
         for ruleset in rulesets:
             for rule in ruleset.rules:
@@ -62,6 +61,15 @@ class Library:
                     names = self.named_by.setdefault(fid, [])
                     if ruleset.id not in names:
                         names.append(ruleset.id)
+
+    @classmethod
+    def from_files(cls, forms_dir: str, rulesets_dir: str, examples_dir: str, backend: str) -> Library:
+        forms, problems = load_forms([forms_dir])
+        rulesets, more = load_rulesets([rulesets_dir], forms)
+        examples, even_more = load_examples(Path(examples_dir))
+        if problems + more + even_more:
+            raise LibraryError(problems + more + even_more)
+        return cls(forms, rulesets, examples, backend)
 
     def decide(self, facts: Mapping[str, Any]) -> dict[str, Any]:
         """The decision for these facts, or {"error": sentence} when the facts break the fact schema."""
@@ -72,11 +80,15 @@ class Library:
 
     def examples_for(self, form_id: str) -> list[Example]:
         """Example cases whose decision names this form first, then the rest."""
-        named = [e for e in self.examples.values() if form_id in (self.decide(e.facts).get("forms") or ())]
+        if self._forms_named is None:  # one evaluation per example, on first use
+            self._forms_named = {
+                name: tuple(self.decide(e.facts).get("forms") or ()) for name, e in self.examples.items()
+            }
+        named = [e for e in self.examples.values() if form_id in self._forms_named[e.name]]
         return named + [e for e in self.examples.values() if e not in named]
 
 
-def _examples(folder: Path) -> tuple[dict[str, Example], list[Problem]]:
+def load_examples(folder: Path) -> tuple[dict[str, Example], list[Problem]]:
     examples: dict[str, Example] = {}
     problems: list[Problem] = []
     if not folder.is_dir():

@@ -28,8 +28,9 @@ bp = Blueprint("readiness", __name__, url_prefix="/forms")
 
 
 def _library() -> Library:
-    library: Library = current_app.extensions["priorauth.library"]
-    return library
+    from admin.app import library
+
+    return library()
 
 
 def _drafts() -> Drafts:

@@ -12,14 +12,24 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 
 from admin import create_app
 from admin.config import ConfigError
+from admin.db import NotMigrated
 from admin.library import LibraryError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 FORM = "/forms/imaging-readiness"
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Any:
-    return create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False})
+def app(tmp_path: Path, shipped_url: str) -> Any:
+    return create_app(
+        {
+            "INSTANCE_PATH": str(tmp_path),
+            "SECRET_KEY": "test",
+            "WTF_CSRF_ENABLED": False,
+            "DATABASE_URL": shipped_url,
+        }
+    )
 
 
 @pytest.fixture
@@ -41,8 +51,10 @@ def test_every_page_carries_a_strict_content_security_policy_and_no_store(client
     assert "<script>" not in response.get_data(as_text=True)  # nothing inline: the CSP would block it
 
 
-def test_a_post_without_its_csrf_token_is_refused_with_a_page_that_says_what_to_do(tmp_path: Path) -> None:
-    app = create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "test"})
+def test_a_post_without_its_csrf_token_is_refused_with_a_page_that_says_what_to_do(
+    tmp_path: Path, shipped_url: str
+) -> None:
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "test", "DATABASE_URL": shipped_url})
     client = app.test_client()
     response = client.post(f"{FORM}?case=", data={"action": "draft", "symptom_weeks": "3"})
     assert response.status_code == 400
@@ -51,8 +63,8 @@ def test_a_post_without_its_csrf_token_is_refused_with_a_page_that_says_what_to_
     assert not (tmp_path / "drafts").exists()  # nothing was saved
 
 
-def test_a_post_with_its_csrf_token_is_accepted(tmp_path: Path) -> None:
-    app = create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "test"})
+def test_a_post_with_its_csrf_token_is_accepted(tmp_path: Path, shipped_url: str) -> None:
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "test", "DATABASE_URL": shipped_url})
     client = app.test_client()
     page = client.get(f"{FORM}?case=").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
@@ -141,24 +153,42 @@ def test_the_questionnaire_download_is_a_valid_fhir_questionnaire(client: Any) -
     Questionnaire.model_validate(response.get_json())
 
 
-def test_the_app_refuses_to_start_on_a_broken_form_and_names_the_file_and_line(tmp_path: Path) -> None:
-    forms = tmp_path / "forms"
-    forms.mkdir()
-    (forms / "bad.yaml").write_text(
-        "form: bad\nschema: {type: object, properties: {a: {type: integer}}}\nfacts: {b: clinical.b}\n"
+def test_the_app_refuses_to_start_on_an_unmigrated_database_and_names_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(NotMigrated, match=r"has no priorauth tables yet: run `priorauth db upgrade`"):
+        create_app({"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}"})
+
+
+def test_a_broken_example_case_stops_the_app_with_its_file(tmp_path: Path, shipped_url: str) -> None:
+    examples = tmp_path / "examples"
+    examples.mkdir()
+    (examples / "bad.json").write_text("[1, 2]")
+    with pytest.raises(LibraryError, match=r"bad\.json:1: an example case must be a JSON object"):
+        create_app(
+            {"INSTANCE_PATH": str(tmp_path), "EXAMPLES_DIR": str(examples), "DATABASE_URL": shipped_url}
+        )
+
+
+def test_a_newly_published_form_version_shows_on_the_next_request(client: Any, app: Any) -> None:
+    from admin import store
+
+    text = (
+        (ROOT / "forms" / "pt-readiness.yaml")
+        .read_text()
+        .replace("title: Outpatient therapy readiness", "title: Therapy readiness", 1)
     )
-    with pytest.raises(LibraryError) as caught:
-        create_app({"INSTANCE_PATH": str(tmp_path), "FORMS_DIR": str(forms)})
-    assert "bad.yaml:3: facts names question 'b', which the schema lacks" in str(caught.value)
+    db = app.extensions["priorauth.db"]
+    with db.transaction() as session:
+        store.push(session, "test", "form", [("pt.yaml", text)], publish_now=True)
+    assert "Therapy readiness (physical" in client.get("/forms/").get_data(as_text=True)
 
 
-def test_an_unknown_engine_setting_is_a_clear_configuration_error(tmp_path: Path) -> None:
+def test_an_unknown_engine_setting_is_a_clear_configuration_error(tmp_path: Path, shipped_url: str) -> None:
     with pytest.raises(ConfigError, match="set it to durable or compiled"):
-        create_app({"INSTANCE_PATH": str(tmp_path), "ENGINE": "fast"})
+        create_app({"INSTANCE_PATH": str(tmp_path), "ENGINE": "fast", "DATABASE_URL": shipped_url})
 
 
-def test_the_secret_key_is_made_once_and_kept_private(tmp_path: Path) -> None:
-    first = create_app({"INSTANCE_PATH": str(tmp_path)}).config["SECRET_KEY"]
-    second = create_app({"INSTANCE_PATH": str(tmp_path)}).config["SECRET_KEY"]
+def test_the_secret_key_is_made_once_and_kept_private(tmp_path: Path, shipped_url: str) -> None:
+    first = create_app({"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": shipped_url}).config["SECRET_KEY"]
+    second = create_app({"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": shipped_url}).config["SECRET_KEY"]
     assert first == second and len(first) >= 40
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0

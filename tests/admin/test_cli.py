@@ -193,13 +193,11 @@ def test_a_missing_case_file_exits_1_with_a_sentence(capsys, tmp_path):
     assert err == f"priorauth: {path}: cannot read the file (No such file or directory)\n"
 
 
-def test_evaluate_without_a_ruleset_source_exits_1_and_says_what_to_pass(capsys):
+def test_evaluate_without_a_ruleset_source_uses_the_store_and_says_how_to_set_it_up(capsys):
     status, _, err = run(capsys, "evaluate", "--case", CASE)
     assert status == 1
-    assert err == (
-        "priorauth: no ruleset store is set up yet: pass --rulesets DIR (the shipped ones are in rulesets/) "
-        "or --ruleset FILE\n"
-    )
+    assert "has no priorauth tables yet: run `priorauth db upgrade`" in err
+    assert err.endswith("or pass --rulesets DIR / --ruleset FILE to evaluate from files\n")
 
 
 def test_evaluate_refuses_a_bad_ruleset_with_its_problems(capsys):

@@ -17,6 +17,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from admin import create_app
+from admin.db import sqlite_url
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
@@ -32,9 +33,15 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_server(tmp_path_factory: pytest.TempPathFactory, shipped_template: Path) -> Iterator[str]:
+    instance = tmp_path_factory.mktemp("instance")
+    shutil.copy(shipped_template, instance / "store.db")
     app = create_app(
-        {"INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")), "SECRET_KEY": "browser-tests"}
+        {
+            "INSTANCE_PATH": str(instance),
+            "SECRET_KEY": "browser-tests",
+            "DATABASE_URL": sqlite_url(instance / "store.db"),
+        }
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
