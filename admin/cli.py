@@ -449,7 +449,10 @@ def cmd_forms_check(args: argparse.Namespace) -> int:
         print(f"priorauth: {len(problems)} problem(s) found", file=sys.stderr)
         return EXIT_FAIL
     for form in forms.values():
-        print(f"ok  {form.file}: {form.id} v{form.version} · {len(form.fields)} fields")
+        count = len(form.fields)
+        print(
+            f"ok  {form.file}: {form.id} {_version(form.version)} · {count} field{'s' if count != 1 else ''}"
+        )
     return EXIT_OK
 
 

@@ -13,12 +13,13 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
+from engine.facts import is_iso
 from engine.formfields import Question
 from engine.forms import SELECTOR, Form
 
 Typed = dict[str, str | list[str]]  # question -> what was typed (a list for checkboxes)
 _INTEGER = re.compile(r"[+-]?\d{1,16}")
-_NUMBER = re.compile(r"[+-]?(\d{1,16}(\.\d{0,12})?|\.\d{1,12})")
+_NUMBER = re.compile(r"[+-]?(\d{1,20}(\.\d{0,20})?|\.\d{1,20})([eE][+-]?\d{1,3})?")
 
 
 def prefill(form: Form, facts: Mapping[str, Any]) -> dict[str, Any]:
@@ -73,11 +74,15 @@ def _fit(question: Question, value: Any) -> Any:
         if not isinstance(value, (int, float)) or (kind == "integer" and value != int(value)):
             return None
         value = int(value) if kind == "integer" else value
-        low, high = question.minimum, question.maximum
-        return value if (low is None or value >= low) and (high is None or value <= high) else None
+        low, high, above, below = question.minimum, question.maximum, question.above, question.below
+        fits = (low is None or value >= low) and (high is None or value <= high)
+        fits = fits and (above is None or value > above) and (below is None or value < below)
+        return value if fits else None
     if kind == "choice":
         return value if value in question.choices else None
-    if kind in ("text", "date"):
+    if kind == "date":
+        return value if isinstance(value, str) and is_iso(value) else None
+    if kind == "text":
         return value if isinstance(value, str) else None
     return value
 
@@ -128,8 +133,8 @@ def _read(question: Question, text: str) -> tuple[Any, str]:
                 return (int(number) if number.is_integer() and "." not in text else number), ""
         return None, f"{title} must be a number, like 72.5"
     if kind == "boolean":
-        if text in ("true", "false"):
-            return text == "true", ""
+        if text.lower() in ("true", "false", "yes", "no"):
+            return text.lower() in ("true", "yes"), ""
         return None, f"{title} must be yes or no"
     return text, ""
 

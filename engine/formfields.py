@@ -43,8 +43,10 @@ class Question:
     description: str = ""
     choices: tuple[Any, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
-    minimum: float | None = None
+    minimum: float | None = None  # inclusive bounds, as the page and FHIR can say them
     maximum: float | None = None
+    above: float | None = None  # exclusiveMinimum: the answer must be more than this
+    below: float | None = None  # exclusiveMaximum: the answer must be less than this
     min_length: int | None = None
     max_length: int | None = None
     min_items: int | None = None
@@ -82,8 +84,9 @@ def kind_of(spec: Mapping[str, Any]) -> str | None:
     kind = spec.get("type")
     if kind == "array":
         items = spec.get("items")
-        if isinstance(items, Mapping) and isinstance(items.get("enum"), list):
-            return "choices"
+        choices = items.get("enum") if isinstance(items, Mapping) else None
+        if isinstance(choices, list) and choices and all(isinstance(v, str) for v in choices):
+            return "choices"  # a browser posts every tick as text: choices are text
         return None
     if isinstance(spec.get("enum"), list) and kind in ("string", None):
         return "choice" if all(isinstance(v, str) for v in spec["enum"]) else None
@@ -129,13 +132,27 @@ def build(
         description=str(spec.get("description") or ""),
         choices=choices,
         labels=dict(labels),
-        minimum=_number(spec.get("minimum", spec.get("exclusiveMinimum"))),
-        maximum=_number(spec.get("maximum", spec.get("exclusiveMaximum"))),
+        minimum=_inclusive(kind, spec.get("minimum"), spec.get("exclusiveMinimum"), +1),
+        maximum=_inclusive(kind, spec.get("maximum"), spec.get("exclusiveMaximum"), -1),
+        above=_number(spec.get("exclusiveMinimum")),
+        below=_number(spec.get("exclusiveMaximum")),
         min_length=_whole(spec.get("minLength")),
         max_length=_whole(spec.get("maxLength")),
         min_items=_whole(spec.get("minItems")),
         max_items=_whole(spec.get("maxItems")),
     )
+
+
+def _inclusive(kind: str, bound: Any, exclusive: Any, step: int) -> float | None:
+    """The inclusive bound: `minimum`, else for whole numbers `exclusiveMinimum` + 1 (a number has
+    no inclusive form of an exclusive bound)."""
+    value = _number(bound)
+    if value is not None:
+        return value
+    limit = _number(exclusive)
+    if limit is not None and kind == "integer" and float(limit).is_integer():
+        return int(limit) + step
+    return None
 
 
 def _number(value: Any) -> float | None:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError, validators
+from jsonschema.exceptions import best_match
 from referencing import Registry
 from referencing.exceptions import NoSuchResource
 
@@ -50,6 +50,15 @@ def _refuse(uri: str) -> Any:
 
 
 NO_RETRIEVAL: Registry[Any] = Registry(retrieve=_refuse)  # type: ignore[call-arg]
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    # JSON Schema patterns are ECMA-262: `$` is the end of the text, not "before a final newline"
+    if validator.is_type(instance, "string") and not re.search(regexsafe.ecma(pattern), instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+FormValidator: Any = validators.extend(Draft202012Validator, {"pattern": _pattern})  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,9 +155,11 @@ def load_form(text: str | bytes, file: str = "<form>") -> Form:
                 did_you_mean(str(key), FORM_KEYS) or "allowed: " + ", ".join(FORM_KEYS),
             )
     fid = doc.get("form")
-    if not isinstance(fid, str) or not SLUG.fullmatch(fid):
+    if not isinstance(fid, str) or not SLUG.fullmatch(fid) or len(fid) > 64:
         error(
-            line_of(doc, "form") or 1, "`form:` must be a lowercase slug id", "write form: imaging-readiness"
+            line_of(doc, "form") or 1,
+            "`form:` must be a lowercase slug id of at most 64 characters",
+            "write form: imaging-readiness",
         )
         fid = ""
     version = doc.get("version")
@@ -237,11 +248,20 @@ def load_form(text: str | bytes, file: str = "<form>") -> Form:
         )
     _check_paths(prefill, "prefill", kinds, error)
     _check_paths(facts, "facts", kinds, error)
+    writers: dict[str, str] = {}
+    for name, path in facts.items():
+        if isinstance(path, str) and path in writers:
+            error(
+                line_of(facts, name),
+                f"facts of '{name}' and of '{writers[path]}' both write '{path}'",
+                "map each fact from one question",
+            )
+        writers.setdefault(str(path), str(name))
     if problems:
         raise LoadError(sorted(problems, key=lambda p: p.line or 0))
     plain_schema = plain(schema)
-    validator = Draft202012Validator(
-        plain_schema, registry=NO_RETRIEVAL, format_checker=Draft202012Validator.FORMAT_CHECKER
+    validator = FormValidator(
+        plain_schema, registry=NO_RETRIEVAL, format_checker=FormValidator.FORMAT_CHECKER
     )
     required = set(plain_schema.get("required") or ())
     ordered = [str(n) for n in order] + [n for n in kinds if n not in order]
@@ -288,23 +308,35 @@ def _section(doc: Mapping[str, Any], key: str, error: Report) -> Mapping[str, An
 
 
 def _check_schema(schema: Mapping[str, Any], error: Report) -> None:
-    try:
-        Draft202012Validator.check_schema(plain(schema))
-    except jsonschema.SchemaError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
-        node: Any = schema
-        for part in list(exc.absolute_path)[:-1]:
-            if isinstance(node, Mapping):
-                node = node.get(part)
-            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-                node = node[part]
-        last = list(exc.absolute_path)[-1] if exc.absolute_path else None
+    """Every meta-schema error, every outside or broken `$ref`, every unsafe pattern: all at once."""
+    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+    for found in sorted(meta.iter_errors(plain(schema)), key=lambda e: [str(p) for p in e.absolute_path]):
+        path = list(found.absolute_path)
+        where = "/".join(str(p) for p in path) or "(top)"
+        detail = best_match(found.context) if found.context else found
+        message = (
+            f"'{found.instance}' is not a JSON Schema type (use string, integer, number, boolean, array or object)"
+            if path and path[-1] == "type" and isinstance(found.instance, str)
+            else detail.message
+        )
         error(
-            line_of(node, last) or line_of(schema),
-            f"the schema is not valid JSON Schema 2020-12 at {where}: {exc.message}",
+            _line_at(schema, path),
+            f"the schema is not valid JSON Schema 2020-12 at {where}: {message}",
             "fix the schema (see docs/forms.md)",
         )
-        return
+    for container, key, ref in _refs(schema):
+        if not isinstance(ref, str) or not ref.startswith("#"):
+            error(
+                line_of(container, key),
+                f"the schema refers to {ref!r}, outside this form; nothing outside a form is ever fetched",
+                "copy the definition under $defs and refer to it as #/$defs/<name>",
+            )
+        elif not _pointer_exists(plain(schema), ref):
+            error(
+                line_of(container, key),
+                f"the schema refers to {ref!r}, which it does not have",
+                "add it under $defs, or fix the reference",
+            )
     if schema.get("type") != "object" or not isinstance(schema.get("properties"), Mapping):
         error(
             line_of(schema),
@@ -314,9 +346,50 @@ def _check_schema(schema: Mapping[str, Any], error: Report) -> None:
     for container, key, pattern in _patterns(schema):
         why = regexsafe.problem(pattern) if isinstance(pattern, str) else "a pattern must be text"
         if why:
-            error(
-                line_of(container, key), f"pattern {pattern!r} is refused: {why}", "write a simpler pattern"
-            )
+            fix = "fix the regular expression" if "not a valid" in why else "write a simpler pattern"
+            error(line_of(container, key), f"pattern {pattern!r} is refused: {why}", fix)
+
+
+def _line_at(schema: Mapping[str, Any], path: list[Any]) -> int | None:
+    node: Any = schema
+    for part in path[:-1]:
+        if isinstance(node, Mapping):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+    return line_of(node, path[-1] if path else None) or line_of(schema)
+
+
+def _refs(node: Any) -> list[tuple[Any, Any, Any]]:
+    """(container, key, reference) for every `$ref` and `$dynamicRef` in a schema."""
+    out: list[tuple[Any, Any, Any]] = []
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key in ("$ref", "$dynamicRef"):
+                out.append((node, key, value))
+            else:
+                out += _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            out += _refs(value)
+    return out
+
+
+def _pointer_exists(schema: Any, ref: str) -> bool:
+    if ref == "#":
+        return True
+    if not ref.startswith("#/"):
+        return False  # an anchor (#name): not supported in forms
+    node = schema
+    for part in ref[2:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
 
 
 def _patterns(node: Any) -> list[tuple[Any, Any, Any]]:
@@ -443,7 +516,7 @@ def _check_paths(mapping: Mapping[str, Any], section: str, kinds: Mapping[str, s
         if section == "facts" and name in kinds and known[path] not in fits:
             error(
                 line,
-                f"facts of '{name}' writes a {kinds[name]} answer to '{path}', which holds {known[path]}",
+                f"facts of '{name}' writes {_a(kinds[name])} answer to '{path}', which holds {known[path]}",
                 "map it to a clinical.* path or to a fact of the same type",
             )
 
@@ -484,6 +557,10 @@ def _explain(form: Form, error: Any) -> list[tuple[str, str]]:
 
 def _choices_words(count: Any) -> str:
     return f"{count} choice" if count == 1 else f"{count} choices"
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
 
 
 def _num(value: Any) -> str:

@@ -9,9 +9,11 @@ the tests validate it with the `fhir.resources` R4B models.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
+from engine.facts import is_iso
 from engine.formfields import Question
 from engine.forms import Form
 from engine.showif import Check
@@ -53,7 +55,7 @@ def to_questionnaire(form: Form, base: str = BASE, status: str = "active") -> di
         "resourceType": "Questionnaire",
         "id": form.id,
         "url": canonical_url(form, base),
-        "name": "".join(part.capitalize() for part in form.id.split("-")),
+        "name": _name(form.id),
         "title": form.title,
         "status": status,
         "subjectType": ["Patient"],
@@ -64,6 +66,12 @@ def to_questionnaire(form: Form, base: str = BASE, status: str = "active") -> di
         resource["description"] = form.description.strip()
     resource["item"] = [_item(form, q) for q in form.questions]
     return resource
+
+
+def _name(form_id: str) -> str:
+    """A computer-friendly name (R4 invariant qst-0: starts with a capital letter)."""
+    name = "".join(part.capitalize() for part in form_id.split("-"))
+    return name if name[:1].isalpha() else f"Form{name}"
 
 
 def _item(form: Form, question: Question) -> dict[str, Any]:
@@ -90,7 +98,9 @@ def _item(form: Form, question: Question) -> dict[str, Any]:
         item["enableWhen"] = conditions
         if len(conditions) > 1:
             item["enableBehavior"] = behavior
-    if question.required:
+    # FHIR's `required` means "at least one answer"; a list of choices that may be empty ([] for
+    # "none of these") cannot carry that in a response, so it is required there only with minItems
+    if question.required and (kind != "choices" or (question.min_items or 0) >= 1):
         item["required"] = True
     if kind == "choices":
         item["repeats"] = True
@@ -214,8 +224,13 @@ def _typed(question: Question, value: Any) -> bool:
     if kind == "boolean":
         return isinstance(value, bool)
     if kind in ("integer", "number"):
-        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-        return not isinstance(value, bool) and isinstance(value, (int, float)) and (kind == "number" or whole)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if kind == "number":
+            return math.isfinite(value)
+        return float(value).is_integer() and -(2**31) <= value < 2**31  # FHIR integer: 32 bits
+    if kind == "date":
+        return isinstance(value, str) and is_iso(value)
     return isinstance(value, str) and value != ""
 
 

@@ -22,6 +22,30 @@ _MANY = 10
 _REPEATS = {sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", None)} - {None}
 
 
+def ecma(pattern: str) -> str:
+    """The pattern with `$` meaning what JSON Schema (ECMA-262) means: the very end of the text.
+
+    In Python, `$` also matches before a final newline, so `^[A-Z][0-9]{4}$` would accept
+    "K0823\\n". Each unescaped `$` outside a character class becomes `\\Z`.
+    """
+    out: list[str] = []
+    escaped = in_class = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "$":
+            out.append("\\Z")
+            continue
+        out.append(char)
+    return "".join(out)
+
+
 def problem(pattern: str) -> str | None:
     """Why `pattern` is unsafe or invalid, in words; None when it is fine."""
     if len(pattern) > MAX_PATTERN:
@@ -38,15 +62,20 @@ def _walk(items: list[Any]) -> str | None:
         if op in _REPEATS:
             _low, high, body = arg
             body = list(body)
-            if high == sre.MAXREPEAT or high > _MANY:
-                inner = _variable_repeats(body)
-                if inner and not _separated(body, inner):
+            many = _unbounded(high)
+            if high > 1:
+                inner = _variable_parts(body)
+                # a variable part inside a repeat can split one text many ways: exponentially many
+                # when the outer repeat runs unbounded, n^k for k rounds of an unbounded inner part
+                # (k = 2 is quadratic, which a bounded answer survives; k >= 3 is not)
+                risky = inner if many else [part for part, wide in inner if wide and high >= 3]
+                if risky and not _separated(body, [part for part, _ in inner]):
                     return "it nests one repeat inside another (like `(a+)+`), which can take forever on some text"
-                if _ambiguous_branch(body):
-                    return (
-                        "it repeats a choice whose options can start alike (like `(ab|\\w\\w)*`), "
-                        "which can take forever on some text"
-                    )
+            if many and _ambiguous_branch(body):
+                return (
+                    "it repeats a choice whose options can start alike (like `(ab|\\w\\w)*`), "
+                    "which can take forever on some text"
+                )
             found = _walk(body)
         elif op == sre.SUBPATTERN:
             found = _walk(list(arg[-1]))
@@ -63,20 +92,29 @@ def _walk(items: list[Any]) -> str | None:
     return None
 
 
-def _variable_repeats(items: list[Any]) -> list[list[Any]]:
-    """The bodies of every repeat of variable width (`+`, `*`, `?`, `{1,5}`) inside `items`."""
-    out: list[list[Any]] = []
+def _unbounded(high: int) -> bool:
+    return bool(high == sre.MAXREPEAT or high > _MANY)
+
+
+def _variable_parts(items: list[Any]) -> list[tuple[list[Any], bool]]:
+    """(items, unbounded?) for every part of variable width inside `items`, at any depth: repeats
+    (`+`, `*`, `?`, `{1,5}`) and choices whose options differ in width (`a|aa`, `a(?:|a)`)."""
+    out: list[tuple[list[Any], bool]] = []
     for op, arg in items:
         if op in _REPEATS:
             low, high, body = arg
             if low != high:
-                out.append(list(body))
-            out += _variable_repeats(list(body))
+                out.append((list(body), _unbounded(high)))
+            out += _variable_parts(list(body))
         elif op == sre.SUBPATTERN:
-            out += _variable_repeats(list(arg[-1]))
+            out += _variable_parts(list(arg[-1]))
         elif op == sre.BRANCH:
+            widths = {branch.getwidth() for branch in arg[1]}
+            if len(widths) > 1 or any(lo != hi for lo, hi in widths):
+                merged = [item for branch in arg[1] for item in branch]
+                out.append((merged, any(_unbounded(hi) for _lo, hi in widths)))
             for branch in arg[1]:
-                out += _variable_repeats(list(branch))
+                out += _variable_parts(list(branch))
     return out
 
 
@@ -162,16 +200,23 @@ def _in_class(items: list[Any], char: int) -> bool:
 
 
 def _ambiguous_branch(items: list[Any]) -> bool:
-    """True if the body is (or starts with) an alternation whose options may start alike."""
+    """True if `items` hold, anywhere, a choice whose options may match the same text.
+
+    Options are told apart only by a different first character; the stdlib parser factors a
+    shared prefix out (`a|a` becomes `a(?:|)`), which leaves options that are all empty: ambiguous.
+    """
     for op, arg in items:
-        if op == sre.SUBPATTERN:
-            return _ambiguous_branch(list(arg[-1]))
         if op == sre.BRANCH:
             firsts = [_first(list(b)) for b in arg[1]]
-            if any(f is None for f in firsts):
-                return True  # an option that starts with a class, a repeat or nothing: assume overlap
-            return len(set(firsts)) != len(firsts)
-        return False
+            if any(f is None for f in firsts) or len(set(firsts)) != len(firsts):
+                return True
+            if any(_ambiguous_branch(list(b)) for b in arg[1]):
+                return True
+        elif op == sre.SUBPATTERN:
+            if _ambiguous_branch(list(arg[-1])):
+                return True
+        elif op in _REPEATS and _ambiguous_branch(list(arg[2])):
+            return True
     return False
 
 

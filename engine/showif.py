@@ -8,7 +8,7 @@
 
 A test maps other questions to checks; every entry must hold (AND), and so must every operator
 in one check. The operators are a subset of the rulesets' (same names, same meaning on a missing
-answer: a comparison never holds on it, `exists: false`, `not_in`... on a list `not_contains` and
+answer: a comparison, `not_in` included, never holds on it; `exists: false`, `not_contains` and
 `none_in` do). The browser runs the same tests from the JSON this module hands it; the server is
 the judge: an answer to a hidden question is dropped before validation.
 """
@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from engine.conditions import did_you_mean
 
 SCALAR_OPS = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte", "exists")
 LIST_OPS = ("contains", "not_contains", "any_in", "none_in", "exists")
@@ -52,7 +54,7 @@ def holds(check: Check, answer: Any) -> bool:
     missing = answer is None or answer == "" or answer == []
     if op == "exists":
         return (not missing) == bool(value)
-    if isinstance(answer, list) or op in LIST_OPS:
+    if op in LIST_OPS:
         given = answer if isinstance(answer, list) else []
         if op == "contains":
             return value in given
@@ -60,11 +62,9 @@ def holds(check: Check, answer: Any) -> bool:
             return value not in given
         if op == "any_in":
             return any(v in given for v in value)
-        if op == "none_in":
-            return not any(v in given for v in value)
-        return False
-    if missing:
-        return op == "not_in"
+        return not any(v in given for v in value)  # none_in
+    if missing or isinstance(answer, list):
+        return False  # a comparison never holds on a missing answer (as in rulesets), not_in included
     if op == "eq":
         return bool(answer == value)
     if op == "ne":
@@ -105,7 +105,11 @@ def parse(
             problems.append(f"show_if of '{target}' tests '{target}' itself; a question cannot hide itself")
             continue
         if field not in kinds:
-            problems.append(f"show_if of '{target}' tests '{field}', which the schema lacks")
+            hint = did_you_mean(str(field), list(kinds))
+            problems.append(
+                f"show_if of '{target}' tests '{field}', which the schema lacks"
+                + (f" ({hint})" if hint else "")
+            )
             continue
         ops = test if isinstance(test, Mapping) else {"eq": test}
         if not ops:

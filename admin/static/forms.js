@@ -29,15 +29,14 @@
     var op = check.op, v = check.value;
     var missing = answer === null || answer === "" || (Array.isArray(answer) && answer.length === 0);
     if (op === "exists") return (!missing) === Boolean(v);
-    if (Array.isArray(answer) || ["contains", "not_contains", "any_in", "none_in"].indexOf(op) >= 0) {
+    if (["contains", "not_contains", "any_in", "none_in"].indexOf(op) >= 0) {
       var given = Array.isArray(answer) ? answer : [];
       if (op === "contains") return given.indexOf(v) >= 0;
       if (op === "not_contains") return given.indexOf(v) < 0;
       if (op === "any_in") return v.some(function (x) { return given.indexOf(x) >= 0; });
-      if (op === "none_in") return !v.some(function (x) { return given.indexOf(x) >= 0; });
-      return false;
+      return !v.some(function (x) { return given.indexOf(x) >= 0; });
     }
-    if (missing) return op === "not_in";
+    if (missing || Array.isArray(answer)) return false;  // as engine/showif.py: never on a missing answer
     switch (op) {
       case "eq": return answer === v;
       case "ne": return answer !== v;

@@ -85,11 +85,6 @@ def test_forms_check_of_a_missing_path_says_so(capsys, tmp_path):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: forms check prints 'vNone' for a form without a version (rulesets check prints "
-    "'(no version)') and '1 fields' for one field",
-)
 def test_forms_check_prints_a_form_without_a_version_in_words(capsys):
     path = GOOD / "unversioned.yaml"
     status, out, err = run(capsys, "forms", "check", path)
@@ -169,11 +164,6 @@ def test_forms_validate_with_a_bad_form_prints_its_problems(capsys):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a form whose schema has a $ref that cannot be resolved (remote or missing) loads, "
-    "and `forms validate` then dies with a jsonschema _WrappedReferencingError traceback",
-)
 def test_forms_validate_of_a_form_with_an_unresolvable_ref_fails_in_words(capsys, tmp_path):
     form = tmp_path / "remote.yaml"
     form.write_text(

@@ -103,21 +103,11 @@ def test_prefill_of_a_list_of_choices_keeps_only_the_known_choices():
     assert prefill(form, {"clinical": {"flags": "fever"}}) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: prefill keeps any text for a date question, so a document date of '2026-02-30' or "
-    "'last spring' is prefilled and then fails validation",
-)
 @pytest.mark.parametrize("text", ["2026-02-30", "last spring"])
 def test_prefill_leaves_out_a_date_that_is_not_a_real_date(imaging, text):
     assert prefill(imaging, {"documents": [{"type": "imaging-report", "date": text}]}) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: formfields.build takes exclusiveMinimum as an inclusive minimum, so prefill keeps "
-    "0 for `exclusiveMinimum: 0` and the prefilled answer then fails validation",
-)
 def test_prefill_leaves_out_a_value_on_an_exclusive_bound():
     form = load_form(
         "form: t\nschema:\n  type: object\n  properties:\n"
@@ -163,7 +153,7 @@ def test_read_typed_reads_a_number(sleep, text, value):
     assert type(answers["ahi"]) is type(value)
 
 
-@pytest.mark.parametrize("text", ["1e3", "nan", "inf", "12,5", "five", "1.2.3", "--1", "0x10", "1_000"])
+@pytest.mark.parametrize("text", ["nan", "inf", "12,5", "five", "1.2.3", "--1", "0x10", "1_000"])
 def test_read_typed_names_a_number_question_whose_text_is_not_a_number(sleep, text):
     assert read_typed(sleep, {"ahi": text}) == (
         {},
@@ -179,12 +169,17 @@ def test_read_typed_names_an_integer_question_whose_text_is_not_a_whole_number(i
     )
 
 
-@pytest.mark.parametrize("text", ["yes", "True", "1", "on", "no"])
-def test_read_typed_takes_only_true_or_false_for_a_yes_no_question(imaging, text):
+@pytest.mark.parametrize("text", ["1", "on", "y", "maybe"])
+def test_read_typed_takes_only_yes_or_no_for_a_yes_no_question(imaging, text):
     assert read_typed(imaging, {"prior_imaging": text}) == (
         {},
         [("prior_imaging", "This area was imaged before must be yes or no")],
     )
+
+
+@pytest.mark.parametrize(("text", "value"), [("yes", True), ("True", True), ("no", False), ("FALSE", False)])
+def test_read_typed_reads_yes_no_true_false_in_any_case(imaging, text, value):
+    assert read_typed(imaging, {"prior_imaging": text}) == ({"prior_imaging": value}, [])
 
 
 def test_read_typed_reads_false_as_an_answer_not_as_blank(imaging):
@@ -242,11 +237,6 @@ def test_an_empty_list_of_choices_survives_a_round_trip(imaging):
     assert read_typed(imaging, as_typed(imaging, answers)) == (answers, [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: as_typed writes a float with str(), and read_typed refuses its own output when "
-    "that text has an exponent (1e-05) or more than 12 decimals (33.333333333333336)",
-)
 @pytest.mark.parametrize(
     ("form_id", "name", "value"),
     [
