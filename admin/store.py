@@ -40,7 +40,13 @@ class StoreError(Exception):
 
     def __init__(self, problems: Sequence[Problem | str]) -> None:
         self.problems = [p if isinstance(p, Problem) else Problem("", None, p) for p in problems]
-        super().__init__("\n".join(str(p) for p in self.problems))
+        super().__init__("\n".join(_words(p) for p in self.problems))
+
+
+def _words(problem: Problem) -> str:
+    if problem.file:
+        return str(problem)
+    return problem.message + (f": {problem.fix}" if problem.fix else "")
 
 
 class NotFound(StoreError):
@@ -48,11 +54,13 @@ class NotFound(StoreError):
 
 
 class Conflict(StoreError):
-    """Someone else saved this draft first; `current` is what they saved."""
+    """Someone else saved this draft first; `current_text` is what they saved (to compare)."""
 
     def __init__(self, message: str, current: DocumentVersion) -> None:
         super().__init__([message])
-        self.current = current
+        self.current_text = current.text
+        self.current_lock = current.lock_version
+        self.updated_by = current.updated_by
 
 
 class IllegalTransition(StoreError):
@@ -149,24 +157,25 @@ def check(
         known = {**published_forms(session), **(forms or {})}
         ruleset = load_ruleset(text, name, form_types(known))
     except LoadError as exc:
-        raise StoreError(exc.problems) from None
+        raise StoreError([_in_store(p) for p in exc.problems]) from None
     problems = run_tests(ruleset, known)
-    for rule in ruleset.rules:
-        for fid in rule.forms:
-            if fid not in known:
-                problems.append(
-                    Problem(
-                        name,
-                        rule.line,
-                        f"rule '{rule.id}' names form '{fid}', which is not published",
-                        "publish the form first, or push it together with this ruleset",
-                    )
-                )
     if problems:
         raise StoreError(problems)
     return Loaded(
         "ruleset", ruleset.id, ruleset.title, ruleset.payer, ruleset.sha256, ruleset.version, ruleset
     )
+
+
+def _in_store(problem: Problem) -> Problem:
+    """The engine's advice for files, said for the store where it differs."""
+    if problem.message.startswith("unknown form "):
+        return Problem(
+            problem.file,
+            problem.line,
+            problem.message.replace("unknown form", "form", 1) + " is not published",
+            "publish the form first (priorauth forms push FILE --publish), or push it with this ruleset",
+        )
+    return problem
 
 
 # -- changes ---------------------------------------------------------------------------------------
