@@ -177,11 +177,13 @@ def test_review_then_publish_then_retire_then_rollback(empty_db: Database) -> No
 
 
 def test_a_ruleset_naming_an_unpublished_form_is_refused(empty_db: Database) -> None:
-    with pytest.raises(
-        store.StoreError, match="form 'imaging-readiness' is not published: publish the form first"
+    with (
+        pytest.raises(
+            store.StoreError, match="form 'imaging-readiness' is not published: publish the form first"
+        ),
+        empty_db.transaction() as session,
     ):
-        with empty_db.transaction() as session:
-            store.push(session, "it", "ruleset", [("acme.yaml", ACME)])
+        store.push(session, "it", "ruleset", [("acme.yaml", ACME)])
 
 
 PROBE = """
@@ -231,9 +233,9 @@ def test_the_audit_chain_holds_and_detects_an_edited_or_deleted_row(empty_db: Da
 def test_the_database_refuses_to_update_or_delete_audit_rows(empty_db: Database) -> None:
     _forms(empty_db)
     for statement in ("UPDATE audit_events SET actor = 'x'", "DELETE FROM audit_events"):
-        with pytest.raises(sa.exc.DatabaseError, match="audit_events is append-only"):
-            with empty_db.engine.begin() as connection:
-                connection.execute(sa.text(statement))
+        refused = pytest.raises(sa.exc.DatabaseError, match="audit_events is append-only")
+        with refused, empty_db.engine.begin() as connection:
+            connection.execute(sa.text(statement))
 
 
 def test_two_events_can_never_extend_the_same_link(empty_db: Database) -> None:
