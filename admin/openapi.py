@@ -1,0 +1,221 @@
+"""The OpenAPI 3.1 document of /api/ (served at /api/openapi.json; tests validate it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from admin.tokens import SCOPES
+
+_ERRORS = {
+    "description": "What is wrong, each with where (file, line) and how to fix it",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}},
+}
+
+
+def _responses(ok: str, schema: str, *codes: int) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "200": {
+            "description": ok,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+        },
+        "401": {**_ERRORS, "description": "No token, or an unknown, revoked or expired one"},
+        "403": {**_ERRORS, "description": "The token lacks the scope this route needs"},
+    }
+    for code in codes:
+        out[str(code)] = _ERRORS
+    return out
+
+
+def _documents(plural: str) -> dict[str, Any]:
+    kind = plural[:-1]
+    read, write, publish = (f"{plural}.{s}" for s in ("read", "write", "publish"))
+    slug = {
+        "name": "slug",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": f"the {kind} id",
+    }
+    vid = {"name": "version_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    paths: dict[str, Any] = {
+        f"/api/{plural}": {
+            "get": {
+                "summary": f"Every stored {kind} version",
+                "operationId": f"list_{plural}",
+                "security": [{"token": [read]}],
+                "responses": _responses("The versions", "VersionList"),
+            }
+        },
+        f"/api/{plural}/{{slug}}": {
+            "get": {
+                "summary": f"The versions of one {kind}",
+                "operationId": f"get_{plural}",
+                "parameters": [slug],
+                "security": [{"token": [read]}],
+                "responses": _responses("Its versions", "VersionList", 404),
+            }
+        },
+        f"/api/{plural}/{{slug}}/versions/{{number}}": {
+            "get": {
+                "summary": f"One published (or retired) {kind} version, with its text",
+                "operationId": f"get_{plural}_version",
+                "parameters": [
+                    slug,
+                    {"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}},
+                ],
+                "security": [{"token": [read]}],
+                "responses": _responses("The version", "Version", 404),
+            }
+        },
+        f"/api/{plural}/push": {
+            "post": {
+                "summary": f"Store {plural} from files as drafts (and publish them): all or nothing",
+                "description": f"Needs `{write}`, and `{publish}` with `publish: true`. One bad file: 422 and nothing changes.",
+                "operationId": f"push_{plural}",
+                "security": [{"token": [write]}],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Push"}}},
+                },
+                "responses": _responses("What happened to each file", "PushResults", 400, 413, 415, 422),
+            }
+        },
+    }
+    for action, scope in (("submit", write), ("publish", publish), ("retire", publish)):
+        paths[f"/api/{plural}/versions/{{version_id}}/{action}"] = {
+            "post": {
+                "summary": f"{action.capitalize()} a {kind} version",
+                "operationId": f"{action}_{plural}",
+                "parameters": [vid],
+                "security": [{"token": [scope]}],
+                "responses": _responses("The version after the change", "Version", 404, 409, 422),
+            }
+        }
+    return paths
+
+
+def document() -> dict[str, Any]:
+    version_props = {
+        "version_id": {"type": "integer"},
+        "id": {"type": "string"},
+        "version": {"type": ["integer", "null"]},
+        "status": {"enum": ["draft", "in-review", "published", "retired"]},
+        "sha256": {"type": "string"},
+        "effective_from": {"type": ["string", "null"], "format": "date"},
+        "effective_to": {"type": ["string", "null"], "format": "date"},
+        "updated_by": {"type": "string"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "published_at": {"type": ["string", "null"], "format": "date-time"},
+        "text": {"type": "string", "description": "the YAML text (single-version responses only)"},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "priorauth API",
+            "version": "1",
+            "description": "Push, publish and read payer rulesets and readiness forms; evaluate case facts. "
+            "Every call needs `Authorization: Bearer <token>` with the scope the route names.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": {
+            **_documents("rulesets"),
+            **_documents("forms"),
+            "/api/evaluate": {
+                "post": {
+                    "summary": "Decide one case against what is published",
+                    "operationId": "evaluate",
+                    "security": [{"token": ["cases.evaluate"]}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "object", "description": "case facts (docs/facts.md)"}
+                            }
+                        },
+                    },
+                    "responses": _responses(
+                        "The decision (spec: rulesets.md, The decision)", "Decision", 400, 415, 422
+                    ),
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "token": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A token made by `priorauth tokens create`; scopes: "
+                    + ", ".join(f"`{k}` ({v})" for k, v in SCOPES.items()),
+                }
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["message"],
+                    "properties": {
+                        "message": {"type": "string"},
+                        "file": {"type": ["string", "null"]},
+                        "line": {"type": ["integer", "null"]},
+                        "column": {"type": "integer"},
+                        "path": {"type": "string", "description": "a fact path (evaluate)"},
+                        "fix": {"type": ["string", "null"]},
+                    },
+                },
+                "Errors": {
+                    "type": "object",
+                    "required": ["errors"],
+                    "properties": {
+                        "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Error"}}
+                    },
+                },
+                "Version": {"type": "object", "properties": version_props},
+                "VersionList": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "array",
+                        "items": {"$ref": "#/components/schemas/Version"},
+                    },
+                },
+                "Push": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": 200,
+                            "items": {
+                                "type": "object",
+                                "required": ["name", "text"],
+                                "properties": {"name": {"type": "string"}, "text": {"type": "string"}},
+                            },
+                        },
+                        "publish": {"type": "boolean", "default": False},
+                    },
+                },
+                "PushResults": {
+                    "type": "object",
+                    "properties": {
+                        "results": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "file": {"type": "string"},
+                                    "id": {"type": "string"},
+                                    "outcome": {"enum": ["draft", "published", "unchanged"]},
+                                    "version": {"type": ["integer", "null"]},
+                                    "version_id": {"type": "integer"},
+                                    "replaced": {"type": ["integer", "null"]},
+                                },
+                            },
+                        }
+                    },
+                },
+                "Decision": {
+                    "type": "object",
+                    "description": "auth, ruleset, forms, missing, fired... (spec)",
+                },
+            },
+        },
+    }

@@ -1,0 +1,239 @@
+"""The JSON API: tokens and scopes, the store's checks as 4xx JSON, the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+from sqlalchemy import select
+
+from admin import create_app, tokens
+from admin.models import AuditEvent, Role, User
+
+ROOT = Path(__file__).resolve().parents[2]
+CASE = json.loads((ROOT / "examples" / "cases" / "mri-lumbar-acme-ready.json").read_text())
+PT = (ROOT / "forms" / "pt-readiness.yaml").read_text()
+
+
+@pytest.fixture
+def app(tmp_path: Path, shipped_url: str) -> Any:
+    return create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "test", "DATABASE_URL": shipped_url})
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+def _user(app: Any, email: str, *roles: str) -> None:
+    with app.extensions["priorauth.db"].transaction() as session:
+        found = {r.name: r for r in session.scalars(select(Role))}
+        user = User(email=email, active=True, fs_uniquifier=uuid.uuid4().hex, password=None)
+        user.roles = [found.get(name) or Role(name=name) for name in roles]
+        session.add(user)
+
+
+def _token(app: Any, email: str, *scopes: str) -> str:
+    with app.extensions["priorauth.db"].transaction() as session:
+        user = session.scalar(select(User).where(User.email == email))
+        return tokens.create(session, "test", user, "test token", scopes)[1]
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def it_token(app: Any) -> str:
+    _user(app, "it@example.org", "it")
+    return _token(app, "it@example.org", "forms.read", "forms.write", "forms.publish", "cases.evaluate")
+
+
+def test_the_openapi_document_is_valid_and_names_every_api_route(client: Any, app: Any) -> None:
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    spec = response.get_json()
+    validate(spec)
+    documented = {re.sub(r"\{[^}]+\}", "{}", path) for path in spec["paths"]}
+    routes = {
+        re.sub(r"<(?:[a-z]+:)?[a-z_]+>", "{}", rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/") and rule.endpoint != "api.openapi"
+    }
+    assert routes == documented
+
+
+@pytest.mark.parametrize("header", [None, "Bearer nope", "Basic abc", "Bearer pa_0000_bad"])
+def test_without_a_valid_token_every_route_is_401_json(client: Any, header: str | None) -> None:
+    headers = {"Authorization": header} if header else {}
+    for method, url in (("get", "/api/rulesets"), ("post", "/api/forms/push"), ("post", "/api/evaluate")):
+        response = getattr(client, method)(url, headers=headers, json={})
+        assert response.status_code == 401, url
+        assert response.get_json()["errors"][0]["message"].startswith(
+            ("this API needs a token", "the token is")
+        )
+
+
+def test_a_token_without_the_scope_is_403_and_names_the_scope(client: Any, app: Any) -> None:
+    _user(app, "ana@example.org", "analyst")
+    token = _token(app, "ana@example.org", "forms.read")
+    response = client.post("/api/evaluate", headers=_auth(token), json=CASE)
+    assert response.status_code == 403
+    assert response.get_json() == {
+        "errors": [
+            {
+                "message": "this token lacks the scope `cases.evaluate` (evaluate case facts against what is published)"
+            }
+        ]
+    }
+
+
+def test_a_token_cannot_be_made_with_scopes_beyond_its_users_roles(app: Any) -> None:
+    _user(app, "ana@example.org", "analyst")
+    with pytest.raises(tokens.TokenError, match=r"may not grant rulesets\.publish \(roles: analyst\)"):
+        _token(app, "ana@example.org", "rulesets.publish")
+
+
+def test_listing_and_reading_versions(client: Any, it_token: str) -> None:
+    listed = client.get("/api/forms", headers=_auth(it_token)).get_json()["forms"]
+    assert {v["id"] for v in listed} >= {"imaging-readiness", "pt-readiness"}
+    one = client.get("/api/forms/pt-readiness/versions/2", headers=_auth(it_token)).get_json()
+    assert one["status"] == "published" and one["text"] == PT
+    missing = client.get("/api/forms/pt-readiness/versions/9", headers=_auth(it_token))
+    assert missing.status_code == 404 and "has no version 9" in missing.get_json()["errors"][0]["message"]
+
+
+def test_a_push_and_publish_goes_live_and_is_audited_with_the_token(
+    client: Any, app: Any, it_token: str
+) -> None:
+    text = PT.replace("title: Outpatient", "title: Clinic", 1)
+    response = client.post(
+        "/api/forms/push",
+        headers=_auth(it_token),
+        json={"files": [{"name": "pt.yaml", "text": text}], "publish": True},
+    )
+    assert response.status_code == 200, response.get_json()
+    [result] = response.get_json()["results"]
+    assert (result["id"], result["outcome"], result["version"], result["replaced"]) == (
+        "pt-readiness",
+        "published",
+        3,
+        2,
+    )
+    with app.extensions["priorauth.db"].transaction() as session:
+        last = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert last.action == "publish" and re.fullmatch(r"token:[0-9a-f]{8} \(it@example\.org\)", last.actor)
+
+
+def test_a_push_with_one_bad_file_is_422_with_file_and_line_and_changes_nothing(
+    client: Any, it_token: str
+) -> None:
+    bad = PT.replace("form: pt-readiness", "form: pt-two\nbogus_key: 1", 1)
+    files = [
+        {"name": "good.yaml", "text": PT.replace("title: Outpatient", "title: X", 1)},
+        {"name": "bad.yaml", "text": bad},
+    ]
+    response = client.post("/api/forms/push", headers=_auth(it_token), json={"files": files, "publish": True})
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]
+    assert errors and all(e["file"] == "bad.yaml" and e["line"] for e in errors)
+    versions = client.get("/api/forms/pt-readiness", headers=_auth(it_token)).get_json()["versions"]
+    assert [v["version"] for v in versions] == [2]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "message"),
+    [
+        ('{"files": [', "application/json", 400, "the body is not valid JSON"),
+        ("{}", "text/plain", 415, "send the body as JSON"),
+        ('{"files": "x"}', "application/json", 400, 'send {"files": ['),
+        (
+            '{"files": [{"name": "a", "text": "b"}], "publish": "yes"}',
+            "application/json",
+            400,
+            'send {"files": [',
+        ),
+    ],
+)
+def test_bad_bodies_are_4xx_with_a_sentence(
+    client: Any, it_token: str, body: str, content_type: str, status: int, message: str
+) -> None:
+    response = client.post("/api/forms/push", headers=_auth(it_token), data=body, content_type=content_type)
+    assert response.status_code == status
+    assert response.get_json()["errors"][0]["message"].startswith(message)
+
+
+def test_publishing_needs_the_publish_scope(client: Any, app: Any) -> None:
+    _user(app, "ana@example.org", "analyst")
+    token = _token(app, "ana@example.org", "forms.write")
+    body = {
+        "files": [{"name": "pt.yaml", "text": PT.replace("title: Outpatient", "title: X", 1)}],
+        "publish": True,
+    }
+    response = client.post("/api/forms/push", headers=_auth(token), json=body)
+    assert response.status_code == 403 and "forms.publish" in response.get_json()["errors"][0]["message"]
+    body["publish"] = False
+    response = client.post("/api/forms/push", headers=_auth(token), json=body)
+    assert response.status_code == 200 and response.get_json()["results"][0]["outcome"] == "draft"
+    version_id = response.get_json()["results"][0]["version_id"]
+    response = client.post(f"/api/forms/versions/{version_id}/publish", headers=_auth(token))
+    assert response.status_code == 403
+
+
+def test_an_illegal_transition_is_409(client: Any, it_token: str) -> None:
+    versions = client.get("/api/forms/pt-readiness", headers=_auth(it_token)).get_json()["versions"]
+    response = client.post(f"/api/forms/versions/{versions[0]['version_id']}/submit", headers=_auth(it_token))
+    assert response.status_code == 409
+    assert (
+        "is published; 'submit' takes a version that is draft" in response.get_json()["errors"][0]["message"]
+    )
+
+
+def test_evaluate_returns_the_decision_and_names_the_path_of_a_wrong_type(client: Any, it_token: str) -> None:
+    response = client.post("/api/evaluate", headers=_auth(it_token), json=CASE)
+    assert response.status_code == 200 and response.get_json()["ruleset"]["id"] == "acme-commercial"
+    bad = {**CASE, "service": {**CASE["service"], "units": "two"}}
+    response = client.post("/api/evaluate", headers=_auth(it_token), json=bad)
+    assert response.status_code == 422
+    [error] = response.get_json()["errors"]
+    assert error["path"] == "service.units" and "two" not in error["message"]
+
+
+def test_a_revoked_token_and_a_removed_role_stop_working_at_once(
+    client: Any, app: Any, it_token: str
+) -> None:
+    assert client.get("/api/forms", headers=_auth(it_token)).status_code == 200
+    with app.extensions["priorauth.db"].transaction() as session:
+        user = session.scalar(select(User).where(User.email == "it@example.org"))
+        user.roles = []
+    assert client.get("/api/forms", headers=_auth(it_token)).status_code == 403
+    with app.extensions["priorauth.db"].transaction() as session:
+        row_id = session.scalars(select(tokens.ApiToken)).first().id
+        tokens.revoke(session, "admin", row_id)
+    assert client.get("/api/forms", headers=_auth(it_token)).status_code == 401
+
+
+def test_tokens_cli_creates_once_lists_and_revokes(
+    capsys: pytest.CaptureFixture[str], app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from admin.cli import main
+
+    monkeypatch.setenv("PRIORAUTH_DATABASE_URL", app.config["DATABASE_URL"])
+    _user(app, "it@example.org", "it")
+    status = main(["tokens", "create", "--user", "it@example.org", "--name", "ci", "--scope", "forms.read"])
+    out, err = capsys.readouterr()
+    token = out.strip()
+    assert status == 0 and token.startswith("pa_") and "shown only once" in err
+    assert app.test_client().get("/api/forms", headers=_auth(token)).status_code == 200
+    assert main(["tokens", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert token not in listed and f"pa_{token.split('_')[1]}_…" in listed
+    assert main(["tokens", "revoke", "1"]) == 0
+    assert app.test_client().get("/api/forms", headers=_auth(token)).status_code == 401
+    status = main(["tokens", "create", "--user", "it@example.org", "--name", "x", "--scope", "audit.read"])
+    assert status == 1 and "may not grant audit.read" in capsys.readouterr().err
