@@ -19,6 +19,7 @@ from engine.facts import AS_OF, base_types, check_types, coerce
 from engine.facts import prepare as prepare_facts
 from engine.forms import Form
 from engine.plan import Flat, Plan, compile_plan
+from engine.reader import Fits, fits
 from engine.rulesets import Ruleset, paths_of
 
 BATCH = 256
@@ -29,7 +30,10 @@ class _Compiled:
     ruleset: Ruleset
     plan: Plan
     extra_types: Mapping[str, str]
+    fits: Fits  # whether a case's values on extra_types' paths already have their types
     scope_paths: frozenset[str]
+    start: str  # effective.from and .to as ISO text, which orders like the dates
+    end: str | None
 
 
 class Evaluator:
@@ -45,14 +49,26 @@ class Evaluator:
         base = base_types()
         self._by_payer: dict[str, list[_Compiled]] = {}
         self._runners: dict[str, Runner] = {}
-        shared: dict[frozenset[tuple[str, str]], dict[str, str]] = {}
+        shared: dict[frozenset[tuple[str, str]], tuple[dict[str, str], Fits]] = {}
         for ruleset in rulesets:
             extra = {p: t for p, t in ruleset.types.items() if p not in base}
             # rulesets that declare the same paths share one table, so a case is typed once for them
-            extra = shared.setdefault(frozenset(extra.items()), extra)
+            key = frozenset(extra.items())
+            if key not in shared:
+                shared[key] = (extra, fits(extra))
+            extra, extra_fits = shared[key]
             scope_paths = frozenset(paths_of(ruleset.scope)) if ruleset.scope is not None else frozenset()
+            end = ruleset.effective_to.isoformat() if ruleset.effective_to is not None else None
             self._by_payer.setdefault(ruleset.payer, []).append(
-                _Compiled(ruleset, compile_plan(ruleset), extra, scope_paths)
+                _Compiled(
+                    ruleset,
+                    compile_plan(ruleset),
+                    extra,
+                    extra_fits,
+                    scope_paths,
+                    ruleset.effective_from.isoformat(),
+                    end,
+                )
             )
 
     def runner(self, plan: Plan) -> Runner:
@@ -70,27 +86,27 @@ class Evaluator:
     def select(self, facts: Mapping[str, Any], today: date) -> tuple[dict[str, Any], _Compiled | Decision]:
         """Prepare the facts and choose the ruleset version that applies (or the undecided decision)."""
         flat = prepare_facts(facts, today)
-        self._apply_form_facts(flat)
+        if self.forms:
+            self._apply_form_facts(flat)
         payer = flat.get("coverage.payer")
         if not isinstance(payer, str):
             return flat, undecided(flat, "the case names no payer (coverage.payer)")
         candidates = self._by_payer.get(payer)
         if not candidates:
             return flat, undecided(flat, f"no ruleset for payer '{payer}'")
-        day = flat.get("service.date")
-        on = date.fromisoformat(day) if day is not None else flat[AS_OF]
-        in_effect = [c for c in candidates if c.ruleset.in_effect(on)]
+        # checked ISO text (a form's service.date too), compared as text: no date to parse
+        on: str = flat.get("service.date") or flat["as_of"]
+        in_effect = [c for c in candidates if c.start <= on and (c.end is None or on <= c.end)]
         if not in_effect:
-            return flat, undecided(
-                flat, f"no ruleset version for payer '{payer}' is in effect on {on.isoformat()}"
-            )
+            return flat, undecided(flat, f"no ruleset version for payer '{payer}' is in effect on {on}")
         best: dict[str, tuple[_Compiled, dict[str, Any], list[tuple[str, str]]]] = {}
         views: dict[int, tuple[dict[str, Any], list[tuple[str, str]]]] = {}
         for compiled in in_effect:
             key = id(compiled.extra_types)
             view = views.get(key)
             if view is None:
-                view = views[key] = _typed(flat, compiled.extra_types)
+                fine = compiled.fits(flat)
+                view = views[key] = (flat, []) if fine else _typed(flat, compiled.extra_types)
             typed, errors = view
             scope = compiled.plan.scope
             if scope is not None:

@@ -97,14 +97,22 @@ def iso_date(value: object) -> str | None:
     return parsed.isoformat() if parsed is not None else None
 
 
+# Every valid "MM-DD" of a leap year: with the year's digits checked, a table lookup tells a real
+# date from a wrong one without parsing (is_iso runs on every date of every case).
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_MM_DD = frozenset(f"{m:02d}-{d:02d}" for m, days in enumerate(_MONTH_DAYS, 1) for d in range(1, days + 1))
+
+
 def is_iso(text: str) -> bool:
-    """Whether `text` is a real date written YYYY-MM-DD."""
-    if len(text) != 10 or text[4] != "-" or text[7] != "-" or not text[:4].isdigit():
+    """Whether `text` is a real date written YYYY-MM-DD (what `date.fromisoformat` accepts)."""
+    if len(text) != 10 or text[4] != "-":
         return False
-    try:
-        date.fromisoformat(text)
-    except ValueError:
+    year, day = text[:4], text[5:]
+    if day not in _MM_DD or not year.isdigit() or not year.isascii() or year == "0000":
         return False
+    if day == "02-29":
+        y = int(year)
+        return y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
     return True
 
 
@@ -260,6 +268,11 @@ def age_at(birth: date, on: date) -> int:
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
+def age_on(birth: str, on: str) -> int:
+    """`age_at` for two checked ISO texts, without parsing them: "MM-DD" orders like the days."""
+    return int(on[:4]) - int(birth[:4]) - (on[5:] < birth[5:])
+
+
 # A node of the compiled schema: (path, type, children). Children None on an object means its
 # sub-paths are free (clinical.*, answers.*): flattened here, typed later by a ruleset or form.
 _Node = tuple[str, str, "dict[str, _Node] | None"]
@@ -306,8 +319,21 @@ def prepare(facts: Mapping[str, Any], today: date) -> dict[str, Any]:
     if errors:
         raise FactsError(errors)
     text = flat.setdefault("as_of", today.isoformat())
-    as_of = flat[AS_OF] = date.fromisoformat(text)
+    flat[AS_OF] = _as_of_date(text)
     birth = flat.get("patient.birth_date")
     if birth is not None:
-        flat["patient.age"] = age_at(date.fromisoformat(birth), as_of)
+        flat["patient.age"] = age_on(birth, text)
     return flat
+
+
+# The last `as_of` read, with its date: a batch is nearly always evaluated as of one day. One
+# tuple, replaced whole, so that threads never see a text with another text's date.
+_LAST_AS_OF: list[tuple[str, date | None]] = [("", None)]
+
+
+def _as_of_date(text: str) -> date:
+    seen, day = _LAST_AS_OF[0]
+    if seen != text or day is None:
+        day = date.fromisoformat(text)
+        _LAST_AS_OF[0] = (text, day)
+    return day

@@ -69,6 +69,9 @@ def _emit(tree: Mapping[str, Any], source: str, depth: int, lines: list[str]) ->
             lines += [f"{pad}    else:", f"{pad}        not_object({path!r}, {var}, errors)"]
             continue
         fast = _FAST.get(kind)
+        if kind == "[object]" and path in _facts.element_types():
+            # records whose fields all fit (the usual case) are kept as they are, unchecked twice
+            fast = f"type(v) is list and records_{_name(path)}(v)"
         lines += [f"{pad}v = {source}.get({key!r})", f"{pad}if v is not None:"]
         if fast is None:
             lines.append(f"{pad}    slow({path!r}, {kind!r}, v, flat, errors)")
@@ -81,10 +84,41 @@ def _emit(tree: Mapping[str, Any], source: str, depth: int, lines: list[str]) ->
             ]
 
 
+def _name(path: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in path)
+
+
+def _emit_records(path: str, fields: Mapping[str, str], lines: list[str]) -> None:
+    """records_<path>(items): whether every item is a record whose known fields already fit.
+
+    False sends the list to `facts.check_records`, which also drops null fields and explains.
+    """
+    lines += [
+        f"def records_{_name(path)}(items):",
+        "    for r in items:",
+        "        if type(r) is not dict or None in r.values():",
+        "            return False",
+    ]
+    for field, kind in fields.items():
+        fast = _FAST.get(kind)
+        if fast is None:
+            lines += [f"        if {field!r} in r:", "            return False"]
+            continue
+        lines += [
+            f"        v = r.get({field!r})",
+            f"        if v is not None and not ({fast}):",
+            "            return False",
+        ]
+    lines += ["    return True", ""]
+
+
 @cache
 def reader() -> Reader:
     """The reader for the shipped fact schema: read(facts, flat, errors) fills `flat`, `errors`."""
-    lines = ["def read(o0, flat, errors):"]
+    lines: list[str] = []
+    for path, fields in _facts.element_types().items():
+        _emit_records(path, fields, lines)
+    lines.append("def read(o0, flat, errors):")
     _emit(_facts.schema_tree(), "o0", 1, lines)
     namespace: dict[str, Any] = {
         "is_iso": _facts.is_iso,
@@ -97,3 +131,34 @@ def reader() -> Reader:
     exec(compile("\n".join(lines), "<priorauth fact reader>", "exec"), namespace)
     read: Reader = namespace["read"]
     return read
+
+
+Fits = Callable[[Mapping[str, Any]], bool]
+
+# What `facts.coerce` accepts and returns unchanged, by type; a type not here never fits (the
+# general check then runs, with the same result).
+_FITS = {
+    **_FAST,
+    "number": "(type(v) is int or type(v) is float) and -MAX <= v <= MAX",
+    "any": "True",
+}
+
+
+def fits(types: Mapping[str, str]) -> Fits:
+    """fits(flat): True when every path of `types` in `flat` already has its type, as is.
+
+    Then type-checking `flat` against `types` would change and report nothing, so the caller can
+    skip it. The function is generated with the paths as constants written with `repr`.
+    """
+    lines = ["def fits(flat):", "    get = flat.get"]
+    for path, kind in sorted(types.items()):
+        lines += [
+            f"    v = get({path!r})",
+            f"    if v is not None and not ({_FITS.get(kind, 'False')}):",
+            "        return False",
+        ]
+    lines.append("    return True")
+    namespace: dict[str, Any] = {"is_iso": _facts.is_iso, "all_text": _all_text, "MAX": _facts.MAX_NUMBER}
+    exec(compile("\n".join(lines), "<priorauth type check>", "exec"), namespace)
+    check: Fits = namespace["fits"]
+    return check
