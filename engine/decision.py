@@ -4,17 +4,22 @@ Outcomes (spec "Outcomes and how they combine"): rules are taken in evaluation o
 rule cuts every later one (still reported, `applied: false`); `auth`, `channel`, `portal`, `fax`,
 `queue`, `urgency` come from the first applied rule that sets them (then defaults / the case);
 `forms`, `missing`, `notes` are unions in first-appearance order.
+
+`Decider` is built once per plan: what a rule contributes that does not depend on the case (its
+outcomes, its explanation texts) is worked out then, so a decision only reads the case's facts
+and runs the item checks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from engine.facts import AS_OF
-from engine.plan import Flat, Plan
-from engine.rulesets import DEFAULT_TURNAROUND
+from engine.plan import Flat, ItemCheck, Plan, Predicate
+from engine.rulesets import DEFAULT_TURNAROUND, Rule
 
 FormCheck = Callable[[str, Flat], bool]
 Decision = dict[str, Any]
@@ -26,85 +31,179 @@ def due_date(as_of: date, urgency: str, turnaround: Mapping[str, int]) -> str:
     return (as_of + timedelta(days=turnaround.get(key, DEFAULT_TURNAROUND[key]))).isoformat()
 
 
-def decide(plan: Plan, flat: Flat, as_of: date, fired: Iterable[int], form_complete: FormCheck) -> Decision:
-    """The decision for one case, given the positions of the rules whose `when` held."""
-    ruleset = plan.ruleset
-    chosen: dict[str, Any] = {}
-    forms: dict[str, None] = {}
-    notes: dict[str, None] = {}
-    missing: dict[str, dict[str, Any]] = {}
-    satisfied: dict[str, dict[str, Any]] = {}
-    why_missing: dict[str, str] = {}
-    fired_out: list[dict[str, Any]] = []
-    cut = False
-    rules, items = plan.rules, plan.items
-    for position in fired:
-        rule = rules[position]
-        fired_out.append(
-            {
-                "rule": rule.id,
-                "priority": rule.priority,
-                "applied": not cut,
-                # prepared facts hold JSON values only (dates stay ISO text), so no conversion
-                "facts": {path: flat.get(path) for path in rule.paths},
-            }
+@dataclass(frozen=True, slots=True)
+class _Required:
+    """An item a rule requires: missing unless `satisfied` holds."""
+
+    id: str
+    label: str
+    satisfied: Predicate | None
+    check: ItemCheck
+    why: str  # why_missing, when it is missing
+
+
+@dataclass(frozen=True, slots=True)
+class _Contribution:
+    """What one rule adds to a decision when it fires, all but the facts it tested."""
+
+    id: str
+    priority: int
+    paths: tuple[str, ...]
+    outcomes: tuple[tuple[str, Any], ...]
+    forms: tuple[str, ...]
+    notes: tuple[str, ...]
+    require: tuple[_Required, ...]
+    missing: tuple[tuple[str, str, str], ...]  # (id, label, why_missing)
+    final: bool
+    lists: bool  # whether it adds forms, notes, required or missing items at all
+
+    @classmethod
+    def of(cls, rule: Rule, items: Mapping[str, ItemCheck]) -> _Contribution:
+        require = tuple(
+            _Required(
+                iid,
+                items[iid].label,
+                items[iid].satisfied,
+                items[iid],
+                f"rule '{rule.id}' requires it and nothing in the case satisfies it ({items[iid].condition})"
+                if items[iid].satisfied is not None
+                else f"rule '{rule.id}' requires it and only a person can confirm it",
+            )
+            for iid in rule.require
         )
-        if cut:
-            continue
-        for key, value in rule.outcomes:
-            if key not in chosen:
-                chosen[key] = value
-        if rule.forms:
-            forms.update(dict.fromkeys(rule.forms))
-        if rule.notes:
-            notes.update(dict.fromkeys(rule.notes))
-        for iid in rule.require:
+        missing = tuple((mid, label, f"rule '{rule.id}' names it as missing") for mid, label in rule.missing)
+        return cls(
+            rule.id,
+            rule.priority,
+            rule.paths,
+            rule.outcomes,
+            rule.forms,
+            rule.notes,
+            require,
+            missing,
+            rule.final,
+            bool(rule.forms or rule.notes or require or missing),
+        )
+
+
+class Decider:
+    """Builds the decisions of one plan."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        ruleset = plan.ruleset
+        self._rules = tuple(_Contribution.of(rule, plan.items) for rule in plan.rules)
+        self._id, self._version, self._sha256 = ruleset.id, ruleset.version, ruleset.sha256
+        defaults = ruleset.defaults
+        self._turnaround = defaults.turnaround
+        self._channel, self._portal = defaults.channel, defaults.portal
+        self._queue, self._fax = defaults.queue, defaults.fax
+        # the due dates of the last as_of seen (one tuple, replaced whole: threads may share this)
+        self._dues: tuple[date | None, dict[str, str]] = (None, {})
+
+    def _due(self, as_of: date, urgency: str) -> str:
+        seen, dues = self._dues
+        if seen != as_of:
+            dues = {u: due_date(as_of, u, self._turnaround) for u in ("standard", "expedited")}
+            self._dues = (as_of, dues)
+        return dues["standard" if urgency == "standard" else "expedited"]
+
+    def decide(self, flat: Flat, as_of: date, fired: Iterable[int], form_complete: FormCheck) -> Decision:
+        """The decision for one case, given the positions of the rules whose `when` held."""
+        get = flat.get
+        rules = self._rules
+        chosen: dict[str, Any] = {}
+        forms: dict[str, None] = {}
+        notes: dict[str, None] = {}
+        missing: dict[str, dict[str, Any]] = {}
+        satisfied: dict[str, dict[str, Any]] = {}
+        why_missing: dict[str, str] = {}
+        fired_out: list[dict[str, Any]] = []
+        cut = False
+        for position in fired:
+            rule = rules[position]
+            # prepared facts hold JSON values only (dates stay ISO text), so no conversion
+            facts = {path: get(path) for path in rule.paths}
+            fired_out.append({"rule": rule.id, "priority": rule.priority, "applied": not cut, "facts": facts})
+            if cut:
+                continue
+            for key, value in rule.outcomes:
+                if key not in chosen:
+                    chosen[key] = value
+            if rule.lists:
+                self._lists(rule, flat, as_of, forms, notes, missing, satisfied, why_missing)
+            if rule.final:
+                cut = True
+        auth = chosen.get("auth") or "unknown"
+        urgency = chosen.get("urgency") or get("urgency") or "standard"
+        owed = auth == "required" or auth == "review"
+        form_list = list(forms)
+        ready = auth == "not-required"
+        if owed and not missing:
+            ready = True
+            for form in form_list:
+                if not form_complete(form, flat):
+                    ready = False
+                    break
+        return {
+            "case_id": get("case_id"),
+            "ruleset": {"id": self._id, "version": self._version, "sha256": self._sha256},
+            "auth": auth,
+            "channel": chosen.get("channel") or self._channel,
+            "portal": chosen.get("portal") or self._portal,
+            "queue": chosen.get("queue") or self._queue,
+            "urgency": urgency,
+            "due": self._due(as_of, urgency) if owed else None,
+            "forms": form_list,
+            "missing": list(missing.values()),
+            "satisfied": list(satisfied.values()),
+            "ready": ready,
+            "fired": fired_out,
+            "fax": chosen.get("fax") or self._fax,
+            "notes": list(notes),
+            "reason": None,
+            "why_missing": why_missing,
+        }
+
+    @staticmethod
+    def _lists(
+        rule: _Contribution,
+        flat: Flat,
+        as_of: date,
+        forms: dict[str, None],
+        notes: dict[str, None],
+        missing: dict[str, dict[str, Any]],
+        satisfied: dict[str, dict[str, Any]],
+        why_missing: dict[str, str],
+    ) -> None:
+        """An applied rule's forms, notes, required and missing items, in first-appearance order."""
+        for form in rule.forms:
+            forms[form] = None
+        for note in rule.notes:
+            notes[note] = None
+        for item in rule.require:
+            iid = item.id
             if iid in missing or iid in satisfied:
                 continue
-            check = items[iid]
-            if check.satisfied is not None and check.satisfied(flat, as_of):
-                satisfied[iid] = {"id": iid, "label": check.label, "by": check.matching_records(flat, as_of)}
+            if item.satisfied is not None and item.satisfied(flat, as_of):
+                satisfied[iid] = {
+                    "id": iid,
+                    "label": item.label,
+                    "by": item.check.matching_records(flat, as_of),
+                }
             else:
-                missing[iid] = {"id": iid, "label": check.label, "rule": rule.id}
-                why_missing[iid] = (
-                    f"rule '{rule.id}' requires it and nothing in the case satisfies it ({check.condition})"
-                    if check.satisfied is not None
-                    else f"rule '{rule.id}' requires it and only a person can confirm it"
-                )
-        for mid, label in rule.missing:
+                missing[iid] = {"id": iid, "label": item.label, "rule": rule.id}
+                why_missing[iid] = item.why
+        for mid, label, why in rule.missing:
             if mid not in missing:
                 satisfied.pop(mid, None)
                 missing[mid] = {"id": mid, "label": label, "rule": rule.id}
-                why_missing[mid] = f"rule '{rule.id}' names it as missing"
-        if rule.final:
-            cut = True
-    auth = chosen.get("auth") or "unknown"
-    defaults = ruleset.defaults
-    urgency = chosen.get("urgency") or flat.get("urgency") or "standard"
-    due = due_date(as_of, urgency, defaults.turnaround) if auth in ("required", "review") else None
-    form_list = list(forms)
-    ready = auth == "not-required" or (
-        auth in ("required", "review") and not missing and all(form_complete(f, flat) for f in form_list)
-    )
-    return {
-        "case_id": flat.get("case_id"),
-        "ruleset": {"id": ruleset.id, "version": ruleset.version, "sha256": ruleset.sha256},
-        "auth": auth,
-        "channel": chosen.get("channel") or defaults.channel,
-        "portal": chosen.get("portal") or defaults.portal,
-        "queue": chosen.get("queue") or defaults.queue,
-        "urgency": urgency,
-        "due": due,
-        "forms": form_list,
-        "missing": list(missing.values()),
-        "satisfied": list(satisfied.values()),
-        "ready": ready,
-        "fired": fired_out,
-        "fax": chosen.get("fax") or defaults.fax,
-        "notes": list(notes),
-        "reason": None,
-        "why_missing": why_missing,
-    }
+                why_missing[mid] = why
+
+
+def decide(plan: Plan, flat: Flat, as_of: date, fired: Iterable[int], form_complete: FormCheck) -> Decision:
+    """The decision for one case (a Decider made for the occasion; keep one per plan instead)."""
+    return Decider(plan).decide(flat, as_of, fired, form_complete)
 
 
 def undecided(flat: Flat, reason: str, rulesets: list[str] | None = None) -> Decision:

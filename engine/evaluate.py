@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from engine.backends import BACKENDS, Runner, prepare
-from engine.decision import Decision, decide, undecided
+from engine.decision import Decider, Decision, undecided
 from engine.errors import EngineError, FactsError
 from engine.facts import AS_OF, base_types, check_types, coerce
 from engine.facts import prepare as prepare_facts
@@ -23,12 +23,14 @@ from engine.reader import Fits, fits
 from engine.rulesets import Ruleset, paths_of
 
 BATCH = 256
+BATCHED = frozenset({"durable"})  # backends whose calls cost enough to share among many cases
 
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     ruleset: Ruleset
     plan: Plan
+    decider: Decider
     extra_types: Mapping[str, str]
     fits: Fits  # whether a case's values on extra_types' paths already have their types
     scope_paths: frozenset[str]
@@ -49,6 +51,7 @@ class Evaluator:
         base = base_types()
         self._by_payer: dict[str, list[_Compiled]] = {}
         self._runners: dict[str, Runner] = {}
+        self._by_compiled: dict[int, Runner] = {}  # the same runners, by id of a _Compiled (alive as long)
         shared: dict[frozenset[tuple[str, str]], tuple[dict[str, str], Fits]] = {}
         for ruleset in rulesets:
             extra = {p: t for p, t in ruleset.types.items() if p not in base}
@@ -59,10 +62,12 @@ class Evaluator:
             extra, extra_fits = shared[key]
             scope_paths = frozenset(paths_of(ruleset.scope)) if ruleset.scope is not None else frozenset()
             end = ruleset.effective_to.isoformat() if ruleset.effective_to is not None else None
+            plan = compile_plan(ruleset)
             self._by_payer.setdefault(ruleset.payer, []).append(
                 _Compiled(
                     ruleset,
-                    compile_plan(ruleset),
+                    plan,
+                    Decider(plan),
                     extra,
                     extra_fits,
                     scope_paths,
@@ -166,7 +171,7 @@ class Evaluator:
             return chosen
         as_of = flat[AS_OF]
         fired = self.runner(chosen.plan).fired(flat, as_of)
-        return decide(chosen.plan, flat, as_of, fired, self.form_complete)
+        return chosen.decider.decide(flat, as_of, fired, self.form_complete)
 
     def evaluate_many(
         self, cases: Iterable[Mapping[str, Any] | EngineError], today: date
@@ -175,6 +180,9 @@ class Evaluator:
 
         An input that is already an EngineError (a line that did not parse) passes through.
         """
+        if self.backend not in BATCHED:
+            yield from self._one_by_one(cases, today)
+            return
         chunk: list[Mapping[str, Any] | EngineError] = []
         for case in cases:
             chunk.append(case)
@@ -183,6 +191,34 @@ class Evaluator:
                 chunk = []
         if chunk:
             yield from self._chunk(chunk, today)
+
+    def _one_by_one(
+        self, cases: Iterable[Mapping[str, Any] | EngineError], today: date
+    ) -> Iterator[Decision | EngineError]:
+        """evaluate_many for a backend that gains nothing from batches (no per-call cost to share)."""
+        select, form_complete, runners = self.select, self.form_complete, self._by_compiled
+        for case in cases:
+            if isinstance(case, EngineError):
+                yield case
+                continue
+            try:
+                flat, chosen = select(case, today)
+            except FactsError as exc:
+                yield exc
+                continue
+            if not isinstance(chosen, _Compiled):
+                yield chosen
+                continue
+            runner = runners.get(id(chosen))
+            if runner is None:
+                runner = runners[id(chosen)] = self.runner(chosen.plan)
+            as_of = flat[AS_OF]
+            try:
+                fired = runner.fired(flat, as_of)
+            except EngineError as exc:
+                yield exc
+                continue
+            yield chosen.decider.decide(flat, as_of, fired, form_complete)
 
     def _chunk(
         self, cases: Sequence[Mapping[str, Any] | EngineError], today: date
@@ -205,6 +241,7 @@ class Evaluator:
                 out[index] = chosen
         for chosen, members in pending.values():
             runner = self.runner(chosen.plan)
+            decide, form_complete = chosen.decider.decide, self.form_complete
             batch = [(flat, flat[AS_OF]) for _, flat in members]
             try:
                 results = runner.fired_many(batch)
@@ -213,7 +250,7 @@ class Evaluator:
                     out[index] = exc
                 continue
             for (index, typed), fired in zip(members, results, strict=True):
-                out[index] = decide(chosen.plan, typed, typed[AS_OF], fired, self.form_complete)
+                out[index] = decide(typed, typed[AS_OF], fired, form_complete)
         return [o for o in out if o is not None]
 
 
