@@ -2,11 +2,11 @@
 
 A rule's *gate* is a top-level membership test it cannot fire without
 (`service.codes: {any_in: lumbar_mri}`). A `CodeIndex` merges many code sets of one fact path:
-exact codes in a dict, ranges as disjoint segments (bisect), prefixes by the lengths they come
-in. Looking up a code costs a few dict lookups and one bisect, however many code sets there are;
-results are cached per code (bounded). The durable backend's `GateIndex` gives each rule's gate
-a bit, so a case's codes tell which rules it can reach; the compiled backend gives each value
-set a bit, so membership atoms become bit tests (backends/compiled.py).
+exact codes (and the codes of ranges, written out) in one dict, prefixes in another, by the few
+lengths they come in. Looking up a code costs one dict lookup per prefix length and one more,
+however many code sets there are. The durable backend's `GateIndex` gives each rule's gate a
+bit, so a case's codes tell which rules it can reach; the compiled backend gives each code set a
+bit, so membership tests become bit tests (backends/compiled.py).
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from typing import Any
 
 from engine.valuesets import ValueSet
 
-_CACHE_LIMIT = 50_000
 _DIGITS = "0123456789"
+#: Ranges are written out code by code, into the exact codes, up to this many codes per index
+#: (a lookup is then one dict lookup); wider ones are bisected.
+EXPAND_LIMIT = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +33,12 @@ class Gate:
 
 
 class CodeIndex:
-    """Code sets of one fact path, merged: which of them hold a code, as a bit mask."""
+    """Code sets of one fact path, merged: which of them hold a code, as a bit mask.
+
+    `exact` maps a code to its mask (ranges written out too, up to EXPAND_LIMIT codes), and
+    `prefixes` a prefix to its mask, for each length in `lengths`. The compiled backend reads
+    them directly in its generated code; `lookup` is the same thing as a method.
+    """
 
     def __init__(self, sets: Iterable[tuple[int, ValueSet | frozenset[str]]]) -> None:
         """`sets`: (bit, codes) pairs; several sets may share a bit (then it means any of them)."""
@@ -45,41 +52,49 @@ class CodeIndex:
                     exact[code] = exact.get(code, 0) | flag
                 for prefix in codes.prefixes:
                     prefixes[prefix] = prefixes.get(prefix, 0) | flag
-                for key, table in codes.ranges.items():
-                    intervals.setdefault(key, []).extend((low, high, flag) for low, high in table)
+                for key, bounds in codes.ranges.items():
+                    intervals.setdefault(key, []).extend((low, high, flag) for low, high in bounds)
             else:
                 for code in codes:
                     exact[code] = exact.get(code, 0) | flag
-        self._exact = exact
-        self._prefixes = prefixes
-        self._lengths = tuple(sorted({len(p) for p in prefixes}))
+        if sum(high - low + 1 for spans in intervals.values() for low, high, _ in spans) <= EXPAND_LIMIT:
+            for (stem, length), spans in intervals.items():
+                width = length - len(stem)
+                for low, high, flag in spans:
+                    for number in range(low, high + 1):
+                        code = stem + str(number).zfill(width)
+                        exact[code] = exact.get(code, 0) | flag
+            intervals = {}
+        self.exact = exact
+        self.prefixes = prefixes
+        self.lengths = tuple(sorted({len(p) for p in prefixes}))
         self._segments = {key: _segments(spans) for key, spans in intervals.items()}
-        #: code -> mask, filled by `lookup`; callers may read it directly before calling lookup
-        self.cache: dict[str, int] = {}
+
+    @property
+    def ranges(self) -> bool:
+        """Whether some ranges were too wide to write out: `in_ranges` must be asked too."""
+        return bool(self._segments)
 
     def lookup(self, code: str) -> int:
         """The mask of the sets that hold `code` (0 when none does)."""
-        found = self.cache.get(code)
-        if found is not None:
-            return found
-        found = self._exact.get(code, 0)
+        found = self.exact.get(code, 0)
+        for size in self.lengths:
+            found |= self.prefixes.get(code[:size], 0)
         if self._segments:
-            # ranges are keyed by their digit-free prefix and length (valuesets.split_code): a code
-            # whose part before its last digits holds a digit finds no table, as it should
-            stem = code.rstrip(_DIGITS)
-            table = self._segments.get((stem, len(code)))
-            if table is not None and len(stem) < len(code):
-                starts, masks = table
-                at = bisect.bisect_right(starts, int(code[len(stem) :])) - 1
-                if at >= 0:
-                    found |= masks[at]
-        for size in self._lengths:
-            if size <= len(code):
-                found |= self._prefixes.get(code[:size], 0)
-        if len(self.cache) >= _CACHE_LIMIT:
-            self.cache.clear()  # bounded memory whatever the stream of codes
-        self.cache[code] = found
+            found |= self.in_ranges(code)
         return found
+
+    def in_ranges(self, code: str) -> int:
+        """The mask of the ranges that were not written out and hold `code`."""
+        # ranges are keyed by their digit-free prefix and length (valuesets.split_code): a code
+        # whose part before its last digits holds a digit finds no table, as it should
+        stem = code.rstrip(_DIGITS)
+        table = self._segments.get((stem, len(code)))
+        if table is None or len(stem) == len(code):
+            return 0
+        starts, masks = table
+        at = bisect.bisect_right(starts, int(code[len(stem) :])) - 1
+        return masks[at] if at >= 0 else 0
 
 
 def _segments(spans: Sequence[tuple[int, int, int]]) -> tuple[list[int], list[int]]:

@@ -208,12 +208,15 @@ class _Source:
                 where = self.bits[gate]
                 groups.setdefault(where.path, {}).setdefault(where.bit, []).extend(lines)
         head = ["def fired(flat, as_of):", "    get = flat.get"]
-        for n in range(len(self.paths)):
+        for n, index in enumerate(self.indexes):
+            # the path's codes (a list: the path is typed), looked up in its CodeIndex
+            look = [f"E{n}(c, 0)", *(f"X{n}(c[:{size}], 0)" for size in index.lengths)]
+            if index.ranges:
+                look.append(f"R{n}(c)")
             head += [
                 f"    m{n} = 0",
-                f"    for c in get(L[{n}]) or ():",  # the path's codes (a list: the path is typed)
-                f"        h = C{n}(c)",
-                f"        m{n} |= h if h is not None else I[{n}](c)",
+                f"    for c in get(L[{n}]) or ():",
+                f"        m{n} |= {' | '.join(look)}",
             ]
         head += [f"    a{i} = None" for i in sorted(self.memo)]
         body = ["    out = []"]
@@ -236,10 +239,9 @@ def generate(plan: Plan) -> Matcher:
         "P": tuple(a.leaf.path if a.leaf is not None else "" for a in plan.atoms),
         "K": tuple(a.leaf.arg if a.leaf is not None else None for a in plan.atoms),
         "L": tuple(source.paths),
-        "I": tuple(index.lookup for index in source.indexes),
     }
     for n, index in enumerate(source.indexes):
-        namespace[f"C{n}"] = index.cache.get  # the per-code cache, read before the lookup
+        namespace.update({f"E{n}": index.exact.get, f"X{n}": index.prefixes.get, f"R{n}": index.in_ranges})
     code = compile(text, f"<priorauth rules of {plan.ruleset.id}>", "exec")
     exec(code, namespace)
     matcher: Matcher = namespace["fired"]
