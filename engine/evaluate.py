@@ -15,11 +15,10 @@ from typing import Any
 from engine.backends import BACKENDS, Runner, prepare
 from engine.decision import Decider, Decision, undecided
 from engine.errors import EngineError, FactsError
-from engine.facts import AS_OF, base_types, check_types, coerce
-from engine.facts import prepare as prepare_facts
+from engine.facts import AS_OF, base_types, check_types, coerce, prepare_with
 from engine.forms import Form
 from engine.plan import Flat, Plan, compile_plan
-from engine.reader import Fits, fits
+from engine.reader import Fits, fits, reader
 from engine.rulesets import Ruleset, paths_of
 
 BATCH = 256
@@ -53,6 +52,8 @@ class Evaluator:
         self._runners: dict[str, Runner] = {}
         self._by_compiled: dict[int, Runner] = {}  # the same runners, by id of a _Compiled (alive as long)
         shared: dict[frozenset[tuple[str, str]], tuple[dict[str, str], Fits]] = {}
+        rulesets = list(rulesets)
+        self._read = reader(_agreed(rulesets, base))
         for ruleset in rulesets:
             extra = {p: t for p, t in ruleset.types.items() if p not in base}
             # rulesets that declare the same paths share one table, so a case is typed once for them
@@ -90,7 +91,7 @@ class Evaluator:
     # -- selection -------------------------------------------------------------------------------
     def select(self, facts: Mapping[str, Any], today: date) -> tuple[dict[str, Any], _Compiled | Decision]:
         """Prepare the facts and choose the ruleset version that applies (or the undecided decision)."""
-        flat = prepare_facts(facts, today)
+        flat, read_typed = prepare_with(self._read, facts, today)
         if self.forms:
             self._apply_form_facts(flat)
         payer = flat.get("coverage.payer")
@@ -104,7 +105,20 @@ class Evaluator:
         in_effect = [c for c in candidates if c.start <= on and (c.end is None or on <= c.end)]
         if not in_effect:
             return flat, undecided(flat, f"no ruleset version for payer '{payer}' is in effect on {on}")
-        best: dict[str, tuple[_Compiled, dict[str, Any], list[tuple[str, str]]]] = {}
+        if read_typed:  # every fact already has its type, for every ruleset: no views to make
+            as_of = flat[AS_OF]
+            applies = [c for c in in_effect if c.plan.scope is None or c.plan.scope(flat, as_of)]
+            if len(applies) == 1:
+                return flat, applies[0]
+            return self._choose(flat, payer, [(c, flat, []) for c in applies])
+        return self._choose(flat, payer, self._in_scope(flat, in_effect))
+
+    @staticmethod
+    def _in_scope(
+        flat: dict[str, Any], in_effect: list[_Compiled]
+    ) -> list[tuple[_Compiled, dict[str, Any], list[tuple[str, str]]]]:
+        """The rulesets whose scope holds, each with the facts typed its way (and the errors)."""
+        out = []
         views: dict[int, tuple[dict[str, Any], list[tuple[str, str]]]] = {}
         for compiled in in_effect:
             key = id(compiled.extra_types)
@@ -119,9 +133,22 @@ class Evaluator:
                     raise FactsError(errors)  # cannot tell whether the case is in scope
                 if not scope(typed, typed[AS_OF]):
                     continue  # not this ruleset's case: its own paths' types do not matter
-            held = best.get(compiled.ruleset.id)
-            if held is None or (compiled.ruleset.version or 0) > (held[0].ruleset.version or 0):
-                best[compiled.ruleset.id] = (compiled, typed, errors)
+            out.append((compiled, typed, errors))
+        return out
+
+    @staticmethod
+    def _choose(
+        flat: dict[str, Any],
+        payer: str,
+        applies: list[tuple[_Compiled, dict[str, Any], list[tuple[str, str]]]],
+    ) -> tuple[dict[str, Any], _Compiled | Decision]:
+        """The highest version of the one ruleset that applies, or the undecided decision."""
+        best: dict[str, tuple[_Compiled, dict[str, Any], list[tuple[str, str]]]] = {}
+        for chosen in applies:
+            ruleset = chosen[0].ruleset
+            held = best.get(ruleset.id)
+            if held is None or (ruleset.version or 0) > (held[0].ruleset.version or 0):
+                best[ruleset.id] = chosen
         if not best:
             return flat, undecided(
                 flat, f"the case is outside the scope of every ruleset for payer '{payer}'"
@@ -252,6 +279,16 @@ class Evaluator:
             for (index, typed), fired in zip(members, results, strict=True):
                 out[index] = decide(typed, typed[AS_OF], fired, form_complete)
         return [o for o in out if o is not None]
+
+
+def _agreed(rulesets: Iterable[Ruleset], base: Mapping[str, str]) -> set[tuple[str, str]]:
+    """The declared (path, type) pairs no two rulesets disagree on: the evaluator's reader types them."""
+    kinds: dict[str, set[str]] = {}
+    for ruleset in rulesets:
+        for path, kind in ruleset.types.items():
+            if path not in base:
+                kinds.setdefault(path, set()).add(kind)
+    return {(path, next(iter(found))) for path, found in kinds.items() if len(found) == 1}
 
 
 def _typed(flat: dict[str, Any], extra: Mapping[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:

@@ -13,9 +13,12 @@ from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import FactsError
+
+if TYPE_CHECKING:
+    from engine.reader import Reader
 
 #: The kinds of fact a ruleset can declare and a condition can test.
 SCALAR_TYPES = frozenset({"string", "number", "integer", "boolean", "date"})
@@ -113,6 +116,22 @@ def is_iso(text: str) -> bool:
     if day == "02-29":
         y = int(year)
         return y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+    return True
+
+
+#: Texts is_iso has accepted, for the reader to recognise them with one lookup: the dates of a
+#: stream repeat (service dates, document dates, birth dates). Bounded: emptied when full.
+DATES: set[str] = set()
+DATES_LIMIT = 100_000
+
+
+def remember_date(text: str) -> bool:
+    """is_iso(text), remembered in DATES when it holds."""
+    if not is_iso(text):
+        return False
+    if len(DATES) >= DATES_LIMIT:
+        DATES.clear()
+    DATES.add(text)
     return True
 
 
@@ -294,24 +313,23 @@ def schema_tree() -> dict[str, _Node]:
     return root
 
 
-_READER: list[Any] = [None]
-
-
 def prepare(facts: Mapping[str, Any], today: date) -> dict[str, Any]:
     """Flatten and type-check the base paths; fill `as_of` and derive `patient.age`.
 
     Raises FactsError naming every path of the wrong type (never the value).
     """
-    if not isinstance(facts, Mapping):
+    from engine.reader import reader  # generated from this module's schema: imported late
+
+    return prepare_with(reader(), facts, today)[0]
+
+
+def prepare_with(read: Reader, facts: Mapping[str, Any], today: date) -> tuple[dict[str, Any], bool]:
+    """`prepare` with a given reader (reader.py); also whether the reader typed every fact."""
+    if type(facts) is not dict and not isinstance(facts, Mapping):
         raise FactsError([("(case)", "the case facts must be a JSON object")])
     flat: dict[str, Any] = {}
     errors: list[tuple[str, str]] = []
-    read = _READER[0]
-    if read is None:
-        from engine.reader import reader  # generated from this module's schema: imported late
-
-        read = _READER[0] = reader()
-    read(facts, flat, errors)
+    typed = read(facts, flat, errors)
     urgency = flat.get("urgency")
     if urgency is not None and urgency not in URGENCIES:
         errors.append(("urgency", "must be one of " + ", ".join(URGENCIES)))
@@ -323,7 +341,7 @@ def prepare(facts: Mapping[str, Any], today: date) -> dict[str, Any]:
     birth = flat.get("patient.birth_date")
     if birth is not None:
         flat["patient.age"] = age_on(birth, text)
-    return flat
+    return flat, typed
 
 
 # The last `as_of` read, with its date: a batch is nearly always evaluated as of one day. One

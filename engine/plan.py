@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Union
 
-from engine import conditions
+from engine import conditions, quantifiers
 from engine.conditions import Leaf, Node, Quantifier
 from engine.gates import Gate
 from engine.operators import record_value, test_leaf, test_quantifier, value_test
@@ -226,6 +226,10 @@ def _combine(
 
 
 def quantifier_predicate(q: Quantifier, reference: bool = False) -> Predicate:
+    if not reference:
+        generated = quantifiers.generate(q)
+        if generated is not None:
+            return generated
     where = record_predicate(q.where, reference) if q.where is not None else None
     path = q.path
     if q.kind == "some" and where is not None and not reference:

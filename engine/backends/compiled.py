@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from engine.conditions import Leaf
 from engine.gates import CodeIndex, GateIndex
-from engine.operators import value_test
+from engine.operators import codes_only, inline_test, value_test
 from engine.plan import And, Atom, AtomRef, Expr, Flat, Neg, Plan
 from engine.valuesets import ValueSet
 
@@ -87,44 +86,6 @@ def _compile(expr: Expr, atoms: Sequence[Atom]) -> Check:
 Matcher = Callable[[Flat, date], list[int]]
 
 
-def _codes(arg: Any) -> bool:
-    """Whether a membership argument holds codes only (then membership is exact for any value)."""
-    return isinstance(arg, ValueSet) or (isinstance(arg, frozenset) and all(type(v) is str for v in arg))
-
-
-def _number(arg: Any) -> bool:
-    return type(arg) is int or type(arg) is float
-
-
-_ORDER = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
-
-
-def inline(leaf: Leaf, i: int) -> str | None:
-    """An expression equal to `test_leaf(leaf, flat.get(path))` on a value of the path's type.
-
-    `get`, `P[i]` (the path) and `K[i]` (the argument) come from the generated function.
-    None when the test has no inline form.
-    """
-    op, arg, kind = leaf.op, leaf.arg, leaf.kind
-    value, some = f"get(P[{i}])", f"(v := get(P[{i}])) is not None"
-    if op == "exists":  # the one test that holds on a missing fact
-        return f"({value} is not None)" if arg else f"({value} is None)"
-    if kind == "string" and type(arg) is str and op in ("eq", "ne"):
-        return f"({value} == K[{i}])" if op == "eq" else f"({some} and v != K[{i}])"
-    if kind == "string" and op in ("in", "not_in") and _codes(arg):
-        return f"({value} in K[{i}])" if op == "in" else f"({some} and v not in K[{i}])"
-    if kind == "boolean" and type(arg) is bool and op in ("eq", "ne"):
-        return f"({value} is K[{i}])" if op == "eq" else f"({some} and v is not K[{i}])"
-    if kind in ("number", "integer"):  # never a bool: the fact schema's numbers exclude them
-        if op in _ORDER and _number(arg):
-            return f"({some} and v {_ORDER[op]} K[{i}])"
-        if op in ("eq", "ne") and _number(arg):
-            return f"({some} and v {'==' if op == 'eq' else '!='} K[{i}])"
-        if op == "between" and _number(arg[0]) and _number(arg[1]):
-            return f"({some} and K[{i}][0] <= v <= K[{i}][1])"
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class _Bit:
     """A membership atom on a list path: set `bit` of mask `m<path>`."""
@@ -142,7 +103,7 @@ def _bits(atoms: Sequence[Atom]) -> tuple[dict[int, _Bit], list[str], list[CodeI
         leaf = atom.leaf
         if leaf is None or leaf.kind != "[string]" or leaf.op not in ("any_in", "none_in"):
             continue
-        if not _codes(leaf.arg):
+        if not codes_only(leaf.arg):
             continue
         if leaf.path not in sets:
             sets[leaf.path] = []
@@ -168,7 +129,7 @@ class _Source:
             test = f"m{bit.path} & {1 << bit.bit}"
             return f"({test})" if bit.hold else f"(not {test})"
         leaf = self.atoms[i].leaf
-        fast = inline(leaf, i) if leaf is not None else None
+        fast = inline_test(leaf, f"get(P[{i}])", f"K[{i}]") if leaf is not None else None
         if fast is not None:
             return fast
         self.memo.add(i)
