@@ -50,12 +50,17 @@ class _Contribution:
     priority: int
     paths: tuple[str, ...]
     outcomes: tuple[tuple[str, Any], ...]
+    auth: str | None
+    channel: str | None
+    portal: str | None
+    queue: str | None
+    urgency: str | None
+    fax: str | None
     forms: tuple[str, ...]
     notes: tuple[str, ...]
     require: tuple[_Required, ...]
     missing: tuple[tuple[str, str, str], ...]  # (id, label, why_missing)
     final: bool
-    lists: bool  # whether it adds forms, notes, required or missing items at all
 
     @classmethod
     def of(cls, rule: Rule, items: Mapping[str, ItemCheck]) -> _Contribution:
@@ -77,12 +82,17 @@ class _Contribution:
             rule.priority,
             rule.paths,
             rule.outcomes,
+            rule.auth,
+            rule.channel,
+            rule.portal,
+            rule.queue,
+            rule.urgency,
+            rule.fax,
             rule.forms,
             rule.notes,
             require,
             missing,
             rule.final,
-            bool(rule.forms or rule.notes or require or missing),
         )
 
 
@@ -109,15 +119,19 @@ class Decider:
         return dues["standard" if urgency == "standard" else "expedited"]
 
     def decide(self, flat: Flat, as_of: date, fired: Iterable[int], form_complete: FormCheck) -> Decision:
-        """The decision for one case, given the positions of the rules whose `when` held."""
+        """The decision for one case, given the positions of the rules whose `when` held.
+
+        Written to allocate little: a batch's decisions are many small objects, and every
+        container spared is time spared (the outputs themselves must be fresh objects).
+        """
         get = flat.get
         rules = self._rules
-        chosen: dict[str, Any] = {}
-        forms: dict[str, None] = {}
-        notes: dict[str, None] = {}
-        missing: dict[str, dict[str, Any]] = {}
-        satisfied: dict[str, dict[str, Any]] = {}
-        why_missing: dict[str, str] = {}
+        auth = channel = portal = queue = urgency = fax = None  # the first applied rule's, if any
+        forms: list[str] = []
+        notes: list[str] = []
+        missing: list[dict[str, Any]] = []
+        why_missing: dict[str, str] = {}  # also the ids of the missing items, in order
+        satisfied: dict[str, dict[str, Any]] | None = None  # made when the first item is satisfied
         fired_out: list[dict[str, Any]] = []
         cut = False
         for position in fired:
@@ -127,21 +141,45 @@ class Decider:
             fired_out.append({"rule": rule.id, "priority": rule.priority, "applied": not cut, "facts": facts})
             if cut:
                 continue
-            for key, value in rule.outcomes:
-                if key not in chosen:
-                    chosen[key] = value
-            if rule.lists:
-                self._lists(rule, flat, as_of, forms, notes, missing, satisfied, why_missing)
-            if rule.final:
-                cut = True
-        auth = chosen.get("auth") or "unknown"
-        urgency = chosen.get("urgency") or get("urgency") or "standard"
+            if rule.outcomes:
+                auth = rule.auth if auth is None else auth
+                channel = rule.channel if channel is None else channel
+                portal = rule.portal if portal is None else portal
+                queue = rule.queue if queue is None else queue
+                urgency = rule.urgency if urgency is None else urgency
+                fax = rule.fax if fax is None else fax
+            for form in rule.forms:
+                if form not in forms:
+                    forms.append(form)
+            for note in rule.notes:
+                if note not in notes:
+                    notes.append(note)
+            for item in rule.require:
+                iid = item.id
+                if iid in why_missing or (satisfied is not None and iid in satisfied):
+                    continue
+                if item.satisfied is not None and item.satisfied(flat, as_of):
+                    if satisfied is None:
+                        satisfied = {}
+                    by = item.check.matching_records(flat, as_of)
+                    satisfied[iid] = {"id": iid, "label": item.label, "by": by}
+                else:
+                    missing.append({"id": iid, "label": item.label, "rule": rule.id})
+                    why_missing[iid] = item.why
+            for mid, label, why in rule.missing:
+                if mid not in why_missing:
+                    if satisfied is not None:
+                        satisfied.pop(mid, None)
+                    missing.append({"id": mid, "label": label, "rule": rule.id})
+                    why_missing[mid] = why
+            cut = rule.final
+        auth = auth or "unknown"
+        urgency = urgency or get("urgency") or "standard"
         owed = auth == "required" or auth == "review"
-        form_list = list(forms)
         ready = auth == "not-required"
         if owed and not missing:
             ready = True
-            for form in form_list:
+            for form in forms:
                 if not form_complete(form, flat):
                     ready = False
                     break
@@ -149,56 +187,21 @@ class Decider:
             "case_id": get("case_id"),
             "ruleset": {"id": self._id, "version": self._version, "sha256": self._sha256},
             "auth": auth,
-            "channel": chosen.get("channel") or self._channel,
-            "portal": chosen.get("portal") or self._portal,
-            "queue": chosen.get("queue") or self._queue,
+            "channel": channel or self._channel,
+            "portal": portal or self._portal,
+            "queue": queue or self._queue,
             "urgency": urgency,
             "due": self._due(as_of, urgency) if owed else None,
-            "forms": form_list,
-            "missing": list(missing.values()),
-            "satisfied": list(satisfied.values()),
+            "forms": forms,
+            "missing": missing,
+            "satisfied": list(satisfied.values()) if satisfied else [],
             "ready": ready,
             "fired": fired_out,
-            "fax": chosen.get("fax") or self._fax,
-            "notes": list(notes),
+            "fax": fax or self._fax,
+            "notes": notes,
             "reason": None,
             "why_missing": why_missing,
         }
-
-    @staticmethod
-    def _lists(
-        rule: _Contribution,
-        flat: Flat,
-        as_of: date,
-        forms: dict[str, None],
-        notes: dict[str, None],
-        missing: dict[str, dict[str, Any]],
-        satisfied: dict[str, dict[str, Any]],
-        why_missing: dict[str, str],
-    ) -> None:
-        """An applied rule's forms, notes, required and missing items, in first-appearance order."""
-        for form in rule.forms:
-            forms[form] = None
-        for note in rule.notes:
-            notes[note] = None
-        for item in rule.require:
-            iid = item.id
-            if iid in missing or iid in satisfied:
-                continue
-            if item.satisfied is not None and item.satisfied(flat, as_of):
-                satisfied[iid] = {
-                    "id": iid,
-                    "label": item.label,
-                    "by": item.check.matching_records(flat, as_of),
-                }
-            else:
-                missing[iid] = {"id": iid, "label": item.label, "rule": rule.id}
-                why_missing[iid] = item.why
-        for mid, label, why in rule.missing:
-            if mid not in missing:
-                satisfied.pop(mid, None)
-                missing[mid] = {"id": mid, "label": label, "rule": rule.id}
-                why_missing[mid] = why
 
 
 def decide(plan: Plan, flat: Flat, as_of: date, fired: Iterable[int], form_complete: FormCheck) -> Decision:
