@@ -61,6 +61,7 @@ class _Contribution:
     require: tuple[_Required, ...]
     missing: tuple[tuple[str, str, str], ...]  # (id, label, why_missing)
     final: bool
+    lists: bool  # whether it adds forms, notes, required or missing items at all
 
     @classmethod
     def of(cls, rule: Rule, items: Mapping[str, ItemCheck]) -> _Contribution:
@@ -93,6 +94,7 @@ class _Contribution:
             require,
             missing,
             rule.final,
+            bool(rule.forms or rule.notes or require or missing),
         )
 
 
@@ -148,6 +150,9 @@ class Decider:
                 queue = rule.queue if queue is None else queue
                 urgency = rule.urgency if urgency is None else urgency
                 fax = rule.fax if fax is None else fax
+            cut = rule.final
+            if not rule.lists:
+                continue
             for form in rule.forms:
                 if form not in forms:
                     forms.append(form)
@@ -172,7 +177,6 @@ class Decider:
                         satisfied.pop(mid, None)
                     missing.append({"id": mid, "label": label, "rule": rule.id})
                     why_missing[mid] = why
-            cut = rule.final
         auth = auth or "unknown"
         urgency = urgency or get("urgency") or "standard"
         owed = auth == "required" or auth == "review"

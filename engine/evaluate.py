@@ -17,7 +17,7 @@ from engine.decision import Decider, Decision, undecided
 from engine.errors import EngineError, FactsError
 from engine.facts import AS_OF, base_types, check_types, coerce, prepare_with
 from engine.forms import Form
-from engine.plan import Flat, Plan, compile_plan
+from engine.plan import Flat, Plan, Predicate, compile_plan
 from engine.reader import Fits, fits, reader
 from engine.rulesets import Ruleset, paths_of
 
@@ -32,6 +32,7 @@ class _Compiled:
     decider: Decider
     extra_types: Mapping[str, str]
     fits: Fits  # whether a case's values on extra_types' paths already have their types
+    scope: Predicate | None  # plan.scope
     scope_paths: frozenset[str]
     start: str  # effective.from and .to as ISO text, which orders like the dates
     end: str | None
@@ -71,6 +72,7 @@ class Evaluator:
                     Decider(plan),
                     extra,
                     extra_fits,
+                    plan.scope,
                     scope_paths,
                     ruleset.effective_from.isoformat(),
                     end,
@@ -102,15 +104,22 @@ class Evaluator:
             return flat, undecided(flat, f"no ruleset for payer '{payer}'")
         # checked ISO text (a form's service.date too), compared as text: no date to parse
         on: str = flat.get("service.date") or flat["as_of"]
+        if read_typed:  # every fact already has its type, for every ruleset: no views to make
+            as_of = flat[AS_OF]
+            effective = False
+            applies = []
+            for c in candidates:
+                if c.start <= on and (c.end is None or on <= c.end):
+                    effective = True
+                    if c.scope is None or c.scope(flat, as_of):
+                        applies.append(c)
+            if len(applies) == 1:
+                return flat, applies[0]
+            if effective:
+                return self._choose(flat, payer, [(c, flat, []) for c in applies])
         in_effect = [c for c in candidates if c.start <= on and (c.end is None or on <= c.end)]
         if not in_effect:
             return flat, undecided(flat, f"no ruleset version for payer '{payer}' is in effect on {on}")
-        if read_typed:  # every fact already has its type, for every ruleset: no views to make
-            as_of = flat[AS_OF]
-            applies = [c for c in in_effect if c.plan.scope is None or c.plan.scope(flat, as_of)]
-            if len(applies) == 1:
-                return flat, applies[0]
-            return self._choose(flat, payer, [(c, flat, []) for c in applies])
         return self._choose(flat, payer, self._in_scope(flat, in_effect))
 
     @staticmethod
@@ -127,7 +136,7 @@ class Evaluator:
                 fine = compiled.fits(flat)
                 view = views[key] = (flat, []) if fine else _typed(flat, compiled.extra_types)
             typed, errors = view
-            scope = compiled.plan.scope
+            scope = compiled.scope
             if scope is not None:
                 if errors and any(path in compiled.scope_paths for path, _ in errors):
                     raise FactsError(errors)  # cannot tell whether the case is in scope

@@ -282,16 +282,6 @@ def check_records(
     return out, errors
 
 
-def age_at(birth: date, on: date) -> int:
-    """Whole years from `birth` to `on`."""
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
-
-
-def age_on(birth: str, on: str) -> int:
-    """`age_at` for two checked ISO texts, without parsing them: "MM-DD" orders like the days."""
-    return int(on[:4]) - int(birth[:4]) - (on[5:] < birth[5:])
-
-
 # A node of the compiled schema: (path, type, children). Children None on an object means its
 # sub-paths are free (clinical.*, answers.*): flattened here, typed later by a ruleset or form.
 _Node = tuple[str, str, "dict[str, _Node] | None"]
@@ -336,22 +326,22 @@ def prepare_with(read: Reader, facts: Mapping[str, Any], today: date) -> tuple[d
         del flat["urgency"]
     if errors:
         raise FactsError(errors)
-    text = flat.setdefault("as_of", today.isoformat())
-    flat[AS_OF] = _as_of_date(text)
+    text = flat.get("as_of")
+    if text is None:
+        text = flat["as_of"] = today.isoformat()
+    seen, as_of, year, day = _LAST_AS_OF[0]
+    if seen != text:
+        as_of = date.fromisoformat(text)
+        year, day = as_of.year, text[5:]
+        _LAST_AS_OF[0] = (text, as_of, year, day)
+    flat[AS_OF] = as_of
     birth = flat.get("patient.birth_date")
     if birth is not None:
-        flat["patient.age"] = age_on(birth, text)
+        # whole years, from the checked ISO texts: "MM-DD" orders like the days of a year
+        flat["patient.age"] = year - int(birth[:4]) - (day < birth[5:])
     return flat, typed
 
 
-# The last `as_of` read, with its date: a batch is nearly always evaluated as of one day. One
-# tuple, replaced whole, so that threads never see a text with another text's date.
-_LAST_AS_OF: list[tuple[str, date | None]] = [("", None)]
-
-
-def _as_of_date(text: str) -> date:
-    seen, day = _LAST_AS_OF[0]
-    if seen != text or day is None:
-        day = date.fromisoformat(text)
-        _LAST_AS_OF[0] = (text, day)
-    return day
+# The last `as_of` read: its text, date, year and "MM-DD" (a batch is nearly always evaluated
+# as of one day). One tuple, replaced whole, so that threads never see a text with another's date.
+_LAST_AS_OF: list[tuple[str, Any, int, str]] = [("", None, 0, "")]
