@@ -49,6 +49,7 @@ class _Contribution:
     id: str
     priority: int
     paths: tuple[str, ...]
+    only: str | None  # the one path, when the rule tests one (most do): a dict display is quicker
     outcomes: tuple[tuple[str, Any], ...]
     auth: str | None
     channel: str | None
@@ -82,6 +83,7 @@ class _Contribution:
             rule.id,
             rule.priority,
             rule.paths,
+            rule.paths[0] if len(rule.paths) == 1 else None,
             rule.outcomes,
             rule.auth,
             rule.channel,
@@ -139,7 +141,8 @@ class Decider:
         for position in fired:
             rule = rules[position]
             # prepared facts hold JSON values only (dates stay ISO text), so no conversion
-            facts = {path: get(path) for path in rule.paths}
+            only = rule.only
+            facts = {only: get(only)} if only is not None else {path: get(path) for path in rule.paths}
             fired_out.append({"rule": rule.id, "priority": rule.priority, "applied": not cut, "facts": facts})
             if cut:
                 continue

@@ -7,7 +7,7 @@ evaluator.evaluate_many(iterable_of_facts, today)  # (decision | EngineError) pe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -51,7 +51,8 @@ class Evaluator:
         base = base_types()
         self._by_payer: dict[str, list[_Compiled]] = {}
         self._runners: dict[str, Runner] = {}
-        self._by_compiled: dict[int, Runner] = {}  # the same runners, by id of a _Compiled (alive as long)
+        # each _Compiled's runner's `fired` (or quicker equivalent), by id (alive as long as self)
+        self._by_compiled: dict[int, Callable[[Flat, date], list[int]]] = {}
         shared: dict[frozenset[tuple[str, str]], tuple[dict[str, str], Fits]] = {}
         rulesets = list(rulesets)
         self._read = reader(_agreed(rulesets, base))
@@ -245,12 +246,13 @@ class Evaluator:
             if not isinstance(chosen, _Compiled):
                 yield chosen
                 continue
-            runner = runners.get(id(chosen))
-            if runner is None:
-                runner = runners[id(chosen)] = self.runner(chosen.plan)
+            fire = runners.get(id(chosen))
+            if fire is None:
+                runner = self.runner(chosen.plan)
+                fire = runners[id(chosen)] = getattr(runner, "matcher", runner.fired)
             as_of = flat[AS_OF]
             try:
-                fired = runner.fired(flat, as_of)
+                fired = fire(flat, as_of)
             except EngineError as exc:
                 yield exc
                 continue
