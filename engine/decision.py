@@ -4,17 +4,22 @@ Outcomes (spec "Outcomes and how they combine"): rules are taken in evaluation o
 rule cuts every later one (still reported, `applied: false`); `auth`, `channel`, `portal`, `fax`,
 `queue`, `urgency` come from the first applied rule that sets them (then defaults / the case);
 `forms`, `missing`, `notes` are unions in first-appearance order.
+
+`Decider` is built once per plan: what a rule contributes that does not depend on the case (its
+outcomes, its explanation texts) is worked out then, so a decision only reads the case's facts
+and runs the item checks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from engine.facts import AS_OF
-from engine.plan import Flat, Plan
-from engine.rulesets import DEFAULT_TURNAROUND
+from engine.plan import Flat, ItemCheck, Plan, Predicate
+from engine.rulesets import DEFAULT_TURNAROUND, Rule
 
 FormCheck = Callable[[str, Flat], bool]
 Decision = dict[str, Any]
@@ -26,85 +31,189 @@ def due_date(as_of: date, urgency: str, turnaround: Mapping[str, int]) -> str:
     return (as_of + timedelta(days=turnaround.get(key, DEFAULT_TURNAROUND[key]))).isoformat()
 
 
-def decide(plan: Plan, flat: Flat, as_of: date, fired: Iterable[int], form_complete: FormCheck) -> Decision:
-    """The decision for one case, given the positions of the rules whose `when` held."""
-    ruleset = plan.ruleset
-    chosen: dict[str, Any] = {}
-    forms: dict[str, None] = {}
-    notes: dict[str, None] = {}
-    missing: dict[str, dict[str, Any]] = {}
-    satisfied: dict[str, dict[str, Any]] = {}
-    why_missing: dict[str, str] = {}
-    fired_out: list[dict[str, Any]] = []
-    cut = False
-    rules, items = plan.rules, plan.items
-    for position in fired:
-        rule = rules[position]
-        fired_out.append(
-            {
-                "rule": rule.id,
-                "priority": rule.priority,
-                "applied": not cut,
-                # prepared facts hold JSON values only (dates stay ISO text), so no conversion
-                "facts": {path: flat.get(path) for path in rule.paths},
-            }
+@dataclass(frozen=True, slots=True)
+class _Required:
+    """An item a rule requires: missing unless `satisfied` holds."""
+
+    id: str
+    label: str
+    satisfied: Predicate | None
+    check: ItemCheck
+    why: str  # why_missing, when it is missing
+
+
+@dataclass(frozen=True, slots=True)
+class _Contribution:
+    """What one rule adds to a decision when it fires, all but the facts it tested."""
+
+    id: str
+    priority: int
+    paths: tuple[str, ...]
+    only: str | None  # the one path, when the rule tests one (most do): a dict display is quicker
+    outcomes: tuple[tuple[str, Any], ...]
+    auth: str | None
+    channel: str | None
+    portal: str | None
+    queue: str | None
+    urgency: str | None
+    fax: str | None
+    forms: tuple[str, ...]
+    notes: tuple[str, ...]
+    require: tuple[_Required, ...]
+    missing: tuple[tuple[str, str, str], ...]  # (id, label, why_missing)
+    final: bool
+    lists: bool  # whether it adds forms, notes, required or missing items at all
+
+    @classmethod
+    def of(cls, rule: Rule, items: Mapping[str, ItemCheck]) -> _Contribution:
+        require = tuple(
+            _Required(
+                iid,
+                items[iid].label,
+                items[iid].satisfied,
+                items[iid],
+                f"rule '{rule.id}' requires it and nothing in the case satisfies it ({items[iid].condition})"
+                if items[iid].satisfied is not None
+                else f"rule '{rule.id}' requires it and only a person can confirm it",
+            )
+            for iid in rule.require
         )
-        if cut:
-            continue
-        for key, value in rule.outcomes:
-            if key not in chosen:
-                chosen[key] = value
-        if rule.forms:
-            forms.update(dict.fromkeys(rule.forms))
-        if rule.notes:
-            notes.update(dict.fromkeys(rule.notes))
-        for iid in rule.require:
-            if iid in missing or iid in satisfied:
+        missing = tuple((mid, label, f"rule '{rule.id}' names it as missing") for mid, label in rule.missing)
+        return cls(
+            rule.id,
+            rule.priority,
+            rule.paths,
+            rule.paths[0] if len(rule.paths) == 1 else None,
+            rule.outcomes,
+            rule.auth,
+            rule.channel,
+            rule.portal,
+            rule.queue,
+            rule.urgency,
+            rule.fax,
+            rule.forms,
+            rule.notes,
+            require,
+            missing,
+            rule.final,
+            bool(rule.forms or rule.notes or require or missing),
+        )
+
+
+class Decider:
+    """Builds the decisions of one plan."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        ruleset = plan.ruleset
+        self._rules = tuple(_Contribution.of(rule, plan.items) for rule in plan.rules)
+        self._id, self._version, self._sha256 = ruleset.id, ruleset.version, ruleset.sha256
+        defaults = ruleset.defaults
+        self._turnaround = defaults.turnaround
+        self._channel, self._portal = defaults.channel, defaults.portal
+        self._queue, self._fax = defaults.queue, defaults.fax
+        # the due dates of the last as_of seen (one tuple, replaced whole: threads may share this)
+        self._dues: tuple[date | None, dict[str, str]] = (None, {})
+
+    def _due(self, as_of: date, urgency: str) -> str:
+        seen, dues = self._dues
+        if seen != as_of:
+            dues = {u: due_date(as_of, u, self._turnaround) for u in ("standard", "expedited")}
+            self._dues = (as_of, dues)
+        return dues["standard" if urgency == "standard" else "expedited"]
+
+    def decide(self, flat: Flat, as_of: date, fired: Iterable[int], form_complete: FormCheck) -> Decision:
+        """The decision for one case, given the positions of the rules whose `when` held.
+
+        Written to allocate little: a batch's decisions are many small objects, and every
+        container spared is time spared (the outputs themselves must be fresh objects).
+        """
+        get = flat.get
+        rules = self._rules
+        auth = channel = portal = queue = urgency = fax = None  # the first applied rule's, if any
+        forms: list[str] = []
+        notes: list[str] = []
+        missing: list[dict[str, Any]] = []
+        why_missing: dict[str, str] = {}  # also the ids of the missing items, in order
+        satisfied: dict[str, dict[str, Any]] | None = None  # made when the first item is satisfied
+        fired_out: list[dict[str, Any]] = []
+        cut = False
+        for position in fired:
+            rule = rules[position]
+            # prepared facts hold JSON values only (dates stay ISO text), so no conversion
+            only = rule.only
+            facts = {only: get(only)} if only is not None else {path: get(path) for path in rule.paths}
+            fired_out.append({"rule": rule.id, "priority": rule.priority, "applied": not cut, "facts": facts})
+            if cut:
                 continue
-            check = items[iid]
-            if check.satisfied is not None and check.satisfied(flat, as_of):
-                satisfied[iid] = {"id": iid, "label": check.label, "by": check.matching_records(flat, as_of)}
-            else:
-                missing[iid] = {"id": iid, "label": check.label, "rule": rule.id}
-                why_missing[iid] = (
-                    f"rule '{rule.id}' requires it and nothing in the case satisfies it ({check.condition})"
-                    if check.satisfied is not None
-                    else f"rule '{rule.id}' requires it and only a person can confirm it"
-                )
-        for mid, label in rule.missing:
-            if mid not in missing:
-                satisfied.pop(mid, None)
-                missing[mid] = {"id": mid, "label": label, "rule": rule.id}
-                why_missing[mid] = f"rule '{rule.id}' names it as missing"
-        if rule.final:
-            cut = True
-    auth = chosen.get("auth") or "unknown"
-    defaults = ruleset.defaults
-    urgency = chosen.get("urgency") or flat.get("urgency") or "standard"
-    due = due_date(as_of, urgency, defaults.turnaround) if auth in ("required", "review") else None
-    form_list = list(forms)
-    ready = auth == "not-required" or (
-        auth in ("required", "review") and not missing and all(form_complete(f, flat) for f in form_list)
-    )
-    return {
-        "case_id": flat.get("case_id"),
-        "ruleset": {"id": ruleset.id, "version": ruleset.version, "sha256": ruleset.sha256},
-        "auth": auth,
-        "channel": chosen.get("channel") or defaults.channel,
-        "portal": chosen.get("portal") or defaults.portal,
-        "queue": chosen.get("queue") or defaults.queue,
-        "urgency": urgency,
-        "due": due,
-        "forms": form_list,
-        "missing": list(missing.values()),
-        "satisfied": list(satisfied.values()),
-        "ready": ready,
-        "fired": fired_out,
-        "fax": chosen.get("fax") or defaults.fax,
-        "notes": list(notes),
-        "reason": None,
-        "why_missing": why_missing,
-    }
+            if rule.outcomes:
+                auth = rule.auth if auth is None else auth
+                channel = rule.channel if channel is None else channel
+                portal = rule.portal if portal is None else portal
+                queue = rule.queue if queue is None else queue
+                urgency = rule.urgency if urgency is None else urgency
+                fax = rule.fax if fax is None else fax
+            cut = rule.final
+            if not rule.lists:
+                continue
+            for form in rule.forms:
+                if form not in forms:
+                    forms.append(form)
+            for note in rule.notes:
+                if note not in notes:
+                    notes.append(note)
+            for item in rule.require:
+                iid = item.id
+                if iid in why_missing or (satisfied is not None and iid in satisfied):
+                    continue
+                if item.satisfied is not None and item.satisfied(flat, as_of):
+                    if satisfied is None:
+                        satisfied = {}
+                    by = item.check.matching_records(flat, as_of)
+                    satisfied[iid] = {"id": iid, "label": item.label, "by": by}
+                else:
+                    missing.append({"id": iid, "label": item.label, "rule": rule.id})
+                    why_missing[iid] = item.why
+            for mid, label, why in rule.missing:
+                if mid not in why_missing:
+                    if satisfied is not None:
+                        satisfied.pop(mid, None)
+                    missing.append({"id": mid, "label": label, "rule": rule.id})
+                    why_missing[mid] = why
+        auth = auth or "unknown"
+        urgency = urgency or get("urgency") or "standard"
+        owed = auth == "required" or auth == "review"
+        ready = auth == "not-required"
+        if owed and not missing:
+            ready = True
+            for form in forms:
+                if not form_complete(form, flat):
+                    ready = False
+                    break
+        return {
+            "case_id": get("case_id"),
+            "ruleset": {"id": self._id, "version": self._version, "sha256": self._sha256},
+            "auth": auth,
+            "channel": channel or self._channel,
+            "portal": portal or self._portal,
+            "queue": queue or self._queue,
+            "urgency": urgency,
+            "due": self._due(as_of, urgency) if owed else None,
+            "forms": forms,
+            "missing": missing,
+            "satisfied": list(satisfied.values()) if satisfied else [],
+            "ready": ready,
+            "fired": fired_out,
+            "fax": fax or self._fax,
+            "notes": notes,
+            "reason": None,
+            "why_missing": why_missing,
+        }
+
+
+def decide(plan: Plan, flat: Flat, as_of: date, fired: Iterable[int], form_complete: FormCheck) -> Decision:
+    """The decision for one case (a Decider made for the occasion; keep one per plan instead)."""
+    return Decider(plan).decide(flat, as_of, fired, form_complete)
 
 
 def undecided(flat: Flat, reason: str, rulesets: list[str] | None = None) -> Decision:

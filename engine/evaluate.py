@@ -7,29 +7,35 @@ evaluator.evaluate_many(iterable_of_facts, today)  # (decision | EngineError) pe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from engine.backends import BACKENDS, Runner, prepare
-from engine.decision import Decision, decide, undecided
+from engine.decision import Decider, Decision, undecided
 from engine.errors import EngineError, FactsError
-from engine.facts import AS_OF, base_types, check_types, coerce
-from engine.facts import prepare as prepare_facts
+from engine.facts import AS_OF, base_types, check_types, coerce, prepare_with
 from engine.forms import Form
-from engine.plan import Flat, Plan, compile_plan
+from engine.plan import Flat, Plan, Predicate, compile_plan
+from engine.reader import Fits, fits, reader
 from engine.rulesets import Ruleset, paths_of
 
 BATCH = 256
+BATCHED = frozenset({"durable"})  # backends whose calls cost enough to share among many cases
 
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     ruleset: Ruleset
     plan: Plan
+    decider: Decider
     extra_types: Mapping[str, str]
+    fits: Fits  # whether a case's values on extra_types' paths already have their types
+    scope: Predicate | None  # plan.scope
     scope_paths: frozenset[str]
+    start: str  # effective.from and .to as ISO text, which orders like the dates
+    end: str | None
 
 
 class Evaluator:
@@ -45,14 +51,33 @@ class Evaluator:
         base = base_types()
         self._by_payer: dict[str, list[_Compiled]] = {}
         self._runners: dict[str, Runner] = {}
-        shared: dict[frozenset[tuple[str, str]], dict[str, str]] = {}
+        # each _Compiled's runner's `fired` (or quicker equivalent), by id (alive as long as self)
+        self._by_compiled: dict[int, Callable[[Flat, date], list[int]]] = {}
+        shared: dict[frozenset[tuple[str, str]], tuple[dict[str, str], Fits]] = {}
+        rulesets = list(rulesets)
+        self._read = reader(_agreed(rulesets, base))
         for ruleset in rulesets:
             extra = {p: t for p, t in ruleset.types.items() if p not in base}
             # rulesets that declare the same paths share one table, so a case is typed once for them
-            extra = shared.setdefault(frozenset(extra.items()), extra)
+            key = frozenset(extra.items())
+            if key not in shared:
+                shared[key] = (extra, fits(extra))
+            extra, extra_fits = shared[key]
             scope_paths = frozenset(paths_of(ruleset.scope)) if ruleset.scope is not None else frozenset()
+            end = ruleset.effective_to.isoformat() if ruleset.effective_to is not None else None
+            plan = compile_plan(ruleset)
             self._by_payer.setdefault(ruleset.payer, []).append(
-                _Compiled(ruleset, compile_plan(ruleset), extra, scope_paths)
+                _Compiled(
+                    ruleset,
+                    plan,
+                    Decider(plan),
+                    extra,
+                    extra_fits,
+                    plan.scope,
+                    scope_paths,
+                    ruleset.effective_from.isoformat(),
+                    end,
+                )
             )
 
     def runner(self, plan: Plan) -> Runner:
@@ -69,38 +94,71 @@ class Evaluator:
     # -- selection -------------------------------------------------------------------------------
     def select(self, facts: Mapping[str, Any], today: date) -> tuple[dict[str, Any], _Compiled | Decision]:
         """Prepare the facts and choose the ruleset version that applies (or the undecided decision)."""
-        flat = prepare_facts(facts, today)
-        self._apply_form_facts(flat)
+        flat, read_typed = prepare_with(self._read, facts, today)
+        if self.forms:
+            self._apply_form_facts(flat)
         payer = flat.get("coverage.payer")
         if not isinstance(payer, str):
             return flat, undecided(flat, "the case names no payer (coverage.payer)")
         candidates = self._by_payer.get(payer)
         if not candidates:
             return flat, undecided(flat, f"no ruleset for payer '{payer}'")
-        day = flat.get("service.date")
-        on = date.fromisoformat(day) if day is not None else flat[AS_OF]
-        in_effect = [c for c in candidates if c.ruleset.in_effect(on)]
+        # checked ISO text (a form's service.date too), compared as text: no date to parse
+        on: str = flat.get("service.date") or flat["as_of"]
+        if read_typed:  # every fact already has its type, for every ruleset: no views to make
+            as_of = flat[AS_OF]
+            effective = False
+            applies = []
+            for c in candidates:
+                if c.start <= on and (c.end is None or on <= c.end):
+                    effective = True
+                    if c.scope is None or c.scope(flat, as_of):
+                        applies.append(c)
+            if len(applies) == 1:
+                return flat, applies[0]
+            if effective:
+                return self._choose(flat, payer, [(c, flat, []) for c in applies])
+        in_effect = [c for c in candidates if c.start <= on and (c.end is None or on <= c.end)]
         if not in_effect:
-            return flat, undecided(
-                flat, f"no ruleset version for payer '{payer}' is in effect on {on.isoformat()}"
-            )
-        best: dict[str, tuple[_Compiled, dict[str, Any], list[tuple[str, str]]]] = {}
+            return flat, undecided(flat, f"no ruleset version for payer '{payer}' is in effect on {on}")
+        return self._choose(flat, payer, self._in_scope(flat, in_effect))
+
+    @staticmethod
+    def _in_scope(
+        flat: dict[str, Any], in_effect: list[_Compiled]
+    ) -> list[tuple[_Compiled, dict[str, Any], list[tuple[str, str]]]]:
+        """The rulesets whose scope holds, each with the facts typed its way (and the errors)."""
+        out = []
         views: dict[int, tuple[dict[str, Any], list[tuple[str, str]]]] = {}
         for compiled in in_effect:
             key = id(compiled.extra_types)
             view = views.get(key)
             if view is None:
-                view = views[key] = _typed(flat, compiled.extra_types)
+                fine = compiled.fits(flat)
+                view = views[key] = (flat, []) if fine else _typed(flat, compiled.extra_types)
             typed, errors = view
-            scope = compiled.plan.scope
+            scope = compiled.scope
             if scope is not None:
                 if errors and any(path in compiled.scope_paths for path, _ in errors):
                     raise FactsError(errors)  # cannot tell whether the case is in scope
                 if not scope(typed, typed[AS_OF]):
                     continue  # not this ruleset's case: its own paths' types do not matter
-            held = best.get(compiled.ruleset.id)
-            if held is None or (compiled.ruleset.version or 0) > (held[0].ruleset.version or 0):
-                best[compiled.ruleset.id] = (compiled, typed, errors)
+            out.append((compiled, typed, errors))
+        return out
+
+    @staticmethod
+    def _choose(
+        flat: dict[str, Any],
+        payer: str,
+        applies: list[tuple[_Compiled, dict[str, Any], list[tuple[str, str]]]],
+    ) -> tuple[dict[str, Any], _Compiled | Decision]:
+        """The highest version of the one ruleset that applies, or the undecided decision."""
+        best: dict[str, tuple[_Compiled, dict[str, Any], list[tuple[str, str]]]] = {}
+        for chosen in applies:
+            ruleset = chosen[0].ruleset
+            held = best.get(ruleset.id)
+            if held is None or (ruleset.version or 0) > (held[0].ruleset.version or 0):
+                best[ruleset.id] = chosen
         if not best:
             return flat, undecided(
                 flat, f"the case is outside the scope of every ruleset for payer '{payer}'"
@@ -151,7 +209,7 @@ class Evaluator:
             return chosen
         as_of = flat[AS_OF]
         fired = self.runner(chosen.plan).fired(flat, as_of)
-        return decide(chosen.plan, flat, as_of, fired, self.form_complete)
+        return chosen.decider.decide(flat, as_of, fired, self.form_complete)
 
     def evaluate_many(
         self, cases: Iterable[Mapping[str, Any] | EngineError], today: date
@@ -160,6 +218,9 @@ class Evaluator:
 
         An input that is already an EngineError (a line that did not parse) passes through.
         """
+        if self.backend not in BATCHED:
+            yield from self._one_by_one(cases, today)
+            return
         chunk: list[Mapping[str, Any] | EngineError] = []
         for case in cases:
             chunk.append(case)
@@ -168,6 +229,35 @@ class Evaluator:
                 chunk = []
         if chunk:
             yield from self._chunk(chunk, today)
+
+    def _one_by_one(
+        self, cases: Iterable[Mapping[str, Any] | EngineError], today: date
+    ) -> Iterator[Decision | EngineError]:
+        """evaluate_many for a backend that gains nothing from batches (no per-call cost to share)."""
+        select, form_complete, runners = self.select, self.form_complete, self._by_compiled
+        for case in cases:
+            if isinstance(case, EngineError):
+                yield case
+                continue
+            try:
+                flat, chosen = select(case, today)
+            except FactsError as exc:
+                yield exc
+                continue
+            if not isinstance(chosen, _Compiled):
+                yield chosen
+                continue
+            fire = runners.get(id(chosen))
+            if fire is None:
+                runner = self.runner(chosen.plan)
+                fire = runners[id(chosen)] = getattr(runner, "matcher", runner.fired)
+            as_of = flat[AS_OF]
+            try:
+                fired = fire(flat, as_of)
+            except EngineError as exc:
+                yield exc
+                continue
+            yield chosen.decider.decide(flat, as_of, fired, form_complete)
 
     def _chunk(
         self, cases: Sequence[Mapping[str, Any] | EngineError], today: date
@@ -190,6 +280,7 @@ class Evaluator:
                 out[index] = chosen
         for chosen, members in pending.values():
             runner = self.runner(chosen.plan)
+            decide, form_complete = chosen.decider.decide, self.form_complete
             batch = [(flat, flat[AS_OF]) for _, flat in members]
             try:
                 results = runner.fired_many(batch)
@@ -198,8 +289,18 @@ class Evaluator:
                     out[index] = exc
                 continue
             for (index, typed), fired in zip(members, results, strict=True):
-                out[index] = decide(chosen.plan, typed, typed[AS_OF], fired, self.form_complete)
+                out[index] = decide(typed, typed[AS_OF], fired, form_complete)
         return [o for o in out if o is not None]
+
+
+def _agreed(rulesets: Iterable[Ruleset], base: Mapping[str, str]) -> set[tuple[str, str]]:
+    """The declared (path, type) pairs no two rulesets disagree on: the evaluator's reader types them."""
+    kinds: dict[str, set[str]] = {}
+    for ruleset in rulesets:
+        for path, kind in ruleset.types.items():
+            if path not in base:
+                kinds.setdefault(path, set()).add(kind)
+    return {(path, next(iter(found))) for path, found in kinds.items() if len(found) == 1}
 
 
 def _typed(flat: dict[str, Any], extra: Mapping[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:

@@ -13,9 +13,12 @@ from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import FactsError
+
+if TYPE_CHECKING:
+    from engine.reader import Reader
 
 #: The kinds of fact a ruleset can declare and a condition can test.
 SCALAR_TYPES = frozenset({"string", "number", "integer", "boolean", "date"})
@@ -97,14 +100,38 @@ def iso_date(value: object) -> str | None:
     return parsed.isoformat() if parsed is not None else None
 
 
+# Every valid "MM-DD" of a leap year: with the year's digits checked, a table lookup tells a real
+# date from a wrong one without parsing (is_iso runs on every date of every case).
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_MM_DD = frozenset(f"{m:02d}-{d:02d}" for m, days in enumerate(_MONTH_DAYS, 1) for d in range(1, days + 1))
+
+
 def is_iso(text: str) -> bool:
-    """Whether `text` is a real date written YYYY-MM-DD."""
-    if len(text) != 10 or text[4] != "-" or text[7] != "-" or not text[:4].isdigit():
+    """Whether `text` is a real date written YYYY-MM-DD (what `date.fromisoformat` accepts)."""
+    if len(text) != 10 or text[4] != "-":
         return False
-    try:
-        date.fromisoformat(text)
-    except ValueError:
+    year, day = text[:4], text[5:]
+    if day not in _MM_DD or not year.isdigit() or not year.isascii() or year == "0000":
         return False
+    if day == "02-29":
+        y = int(year)
+        return y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+    return True
+
+
+#: Texts is_iso has accepted, for the reader to recognise them with one lookup: the dates of a
+#: stream repeat (service dates, document dates, birth dates). Bounded: emptied when full.
+DATES: set[str] = set()
+DATES_LIMIT = 100_000
+
+
+def remember_date(text: str) -> bool:
+    """is_iso(text), remembered in DATES when it holds."""
+    if not is_iso(text):
+        return False
+    if len(DATES) >= DATES_LIMIT:
+        DATES.clear()
+    DATES.add(text)
     return True
 
 
@@ -255,11 +282,6 @@ def check_records(
     return out, errors
 
 
-def age_at(birth: date, on: date) -> int:
-    """Whole years from `birth` to `on`."""
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
-
-
 # A node of the compiled schema: (path, type, children). Children None on an object means its
 # sub-paths are free (clinical.*, answers.*): flattened here, typed later by a ruleset or form.
 _Node = tuple[str, str, "dict[str, _Node] | None"]
@@ -281,33 +303,45 @@ def schema_tree() -> dict[str, _Node]:
     return root
 
 
-_READER: list[Any] = [None]
-
-
 def prepare(facts: Mapping[str, Any], today: date) -> dict[str, Any]:
     """Flatten and type-check the base paths; fill `as_of` and derive `patient.age`.
 
     Raises FactsError naming every path of the wrong type (never the value).
     """
-    if not isinstance(facts, Mapping):
+    from engine.reader import reader  # generated from this module's schema: imported late
+
+    return prepare_with(reader(), facts, today)[0]
+
+
+def prepare_with(read: Reader, facts: Mapping[str, Any], today: date) -> tuple[dict[str, Any], bool]:
+    """`prepare` with a given reader (reader.py); also whether the reader typed every fact."""
+    if type(facts) is not dict and not isinstance(facts, Mapping):
         raise FactsError([("(case)", "the case facts must be a JSON object")])
     flat: dict[str, Any] = {}
     errors: list[tuple[str, str]] = []
-    read = _READER[0]
-    if read is None:
-        from engine.reader import reader  # generated from this module's schema: imported late
-
-        read = _READER[0] = reader()
-    read(facts, flat, errors)
+    typed = read(facts, flat, errors)
     urgency = flat.get("urgency")
     if urgency is not None and urgency not in URGENCIES:
         errors.append(("urgency", "must be one of " + ", ".join(URGENCIES)))
         del flat["urgency"]
     if errors:
         raise FactsError(errors)
-    text = flat.setdefault("as_of", today.isoformat())
-    as_of = flat[AS_OF] = date.fromisoformat(text)
+    text = flat.get("as_of")
+    if text is None:
+        text = flat["as_of"] = today.isoformat()
+    seen, as_of, year, day = _LAST_AS_OF[0]
+    if seen != text:
+        as_of = date.fromisoformat(text)
+        year, day = as_of.year, text[5:]
+        _LAST_AS_OF[0] = (text, as_of, year, day)
+    flat[AS_OF] = as_of
     birth = flat.get("patient.birth_date")
     if birth is not None:
-        flat["patient.age"] = age_at(date.fromisoformat(birth), as_of)
-    return flat
+        # whole years, from the checked ISO texts: "MM-DD" orders like the days of a year
+        flat["patient.age"] = year - int(birth[:4]) - (day < birth[5:])
+    return flat, typed
+
+
+# The last `as_of` read: its text, date, year and "MM-DD" (a batch is nearly always evaluated
+# as of one day). One tuple, replaced whole, so that threads never see a text with another's date.
+_LAST_AS_OF: list[tuple[str, Any, int, str]] = [("", None, 0, "")]

@@ -1,24 +1,27 @@
-"""An inverted index over the rules' gates: from a code to the rules that could fire on it.
+"""Code indexes: from a code to the code sets that hold it, as the bits of one integer.
 
 A rule's *gate* is a top-level membership test it cannot fire without
-(`service.codes: {any_in: lumbar_mri}`). Per fact path, all gates merge into one index: exact
-codes in a dict, ranges as disjoint segments (bisect), prefixes by every leading slice of the
-code. Looking up a code costs a few dict lookups and one bisect, however many rules and value
-sets there are; results are cached per code (bounded).
+(`service.codes: {any_in: lumbar_mri}`). A `CodeIndex` merges many code sets of one fact path:
+exact codes (and the codes of ranges, written out) in one dict, prefixes in another, by the few
+lengths they come in. Looking up a code costs one dict lookup per prefix length and one more,
+however many code sets there are. The durable backend's `GateIndex` gives each rule's gate a
+bit, so a case's codes tell which rules it can reach; the compiled backend gives each code set a
+bit, so membership tests become bit tests (backends/compiled.py).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.valuesets import ValueSet, split_code
+from engine.valuesets import ValueSet
 
-_CACHE_LIMIT = 50_000
-_EMPTY: frozenset[int] = frozenset()
+_DIGITS = "0123456789"
+#: Ranges are written out code by code, into the exact codes, up to this many codes per index
+#: (a lookup is then one dict lookup); wider ones are bisected.
+EXPAND_LIMIT = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,98 +32,117 @@ class Gate:
     codes: ValueSet | frozenset[str]
 
 
-class PathIndex:
-    """Every gate on one fact path, merged."""
+class CodeIndex:
+    """Code sets of one fact path, merged: which of them hold a code, as a bit mask.
 
-    def __init__(self, gates: Iterable[tuple[int, ValueSet | frozenset[str]]]) -> None:
-        exact: dict[str, set[int]] = {}
-        prefixes: dict[str, set[int]] = {}
+    `exact` maps a code to its mask (ranges written out too, up to EXPAND_LIMIT codes), and
+    `prefixes` a prefix to its mask, for each length in `lengths`. The compiled backend reads
+    them directly in its generated code; `lookup` is the same thing as a method.
+    """
+
+    def __init__(self, sets: Iterable[tuple[int, ValueSet | frozenset[str]]]) -> None:
+        """`sets`: (bit, codes) pairs; several sets may share a bit (then it means any of them)."""
+        exact: dict[str, int] = {}
+        prefixes: dict[str, int] = {}
         intervals: dict[tuple[str, int], list[tuple[int, int, int]]] = {}
-        for position, codes in gates:
+        for bit, codes in sets:
+            flag = 1 << bit
             if isinstance(codes, ValueSet):
                 for code in codes.codes:
-                    exact.setdefault(code, set()).add(position)
+                    exact[code] = exact.get(code, 0) | flag
                 for prefix in codes.prefixes:
-                    prefixes.setdefault(prefix, set()).add(position)
-                for key, table in codes.ranges.items():
-                    intervals.setdefault(key, []).extend((low, high, position) for low, high in table)
+                    prefixes[prefix] = prefixes.get(prefix, 0) | flag
+                for key, bounds in codes.ranges.items():
+                    intervals.setdefault(key, []).extend((low, high, flag) for low, high in bounds)
             else:
                 for code in codes:
-                    exact.setdefault(code, set()).add(position)
-        self._exact = {k: frozenset(v) for k, v in exact.items()}
-        self._prefixes = {k: frozenset(v) for k, v in prefixes.items()}
-        self._longest = max((len(p) for p in prefixes), default=0)
+                    exact[code] = exact.get(code, 0) | flag
+        if sum(high - low + 1 for spans in intervals.values() for low, high, _ in spans) <= EXPAND_LIMIT:
+            for (stem, length), spans in intervals.items():
+                width = length - len(stem)
+                for low, high, flag in spans:
+                    for number in range(low, high + 1):
+                        code = stem + str(number).zfill(width)
+                        exact[code] = exact.get(code, 0) | flag
+            intervals = {}
+        self.exact = exact
+        self.prefixes = prefixes
+        self.lengths = tuple(sorted({len(p) for p in prefixes}))
         self._segments = {key: _segments(spans) for key, spans in intervals.items()}
-        self._cache: dict[str, frozenset[int]] = {}
 
-    def lookup(self, code: str) -> frozenset[int]:
-        """The positions of the rules whose gate admits `code`."""
-        hit = self._cache.get(code)
-        if hit is not None:
-            return hit
-        found: set[int] = set(self._exact.get(code, _EMPTY))
+    @property
+    def ranges(self) -> bool:
+        """Whether some ranges were too wide to write out: `in_ranges` must be asked too."""
+        return bool(self._segments)
+
+    def lookup(self, code: str) -> int:
+        """The mask of the sets that hold `code` (0 when none does)."""
+        found = self.exact.get(code, 0)
+        for size in self.lengths:
+            found |= self.prefixes.get(code[:size], 0)
         if self._segments:
-            parts = split_code(code)
-            if parts is not None:
-                table = self._segments.get((parts[0], len(code)))
-                if table is not None:
-                    starts, sets = table
-                    at = bisect.bisect_right(starts, int(parts[1])) - 1
-                    if at >= 0:
-                        found |= sets[at]
-        for size in range(1, min(len(code), self._longest) + 1):
-            more = self._prefixes.get(code[:size])
-            if more:
-                found |= more
-        result = frozenset(found)
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()  # bounded memory whatever the stream of codes
-        self._cache[code] = result
-        return result
+            found |= self.in_ranges(code)
+        return found
+
+    def in_ranges(self, code: str) -> int:
+        """The mask of the ranges that were not written out and hold `code`."""
+        # ranges are keyed by their digit-free prefix and length (valuesets.split_code): a code
+        # whose part before its last digits holds a digit finds no table, as it should
+        stem = code.rstrip(_DIGITS)
+        table = self._segments.get((stem, len(code)))
+        if table is None or len(stem) == len(code):
+            return 0
+        starts, masks = table
+        at = bisect.bisect_right(starts, int(code[len(stem) :])) - 1
+        return masks[at] if at >= 0 else 0
 
 
-def _segments(spans: Sequence[tuple[int, int, int]]) -> tuple[list[int], list[frozenset[int]]]:
-    """Disjoint segments over possibly overlapping [low, high] spans: (starts, rules per segment)."""
+def _segments(spans: Sequence[tuple[int, int, int]]) -> tuple[list[int], list[int]]:
+    """Disjoint segments over possibly overlapping [low, high] spans: (starts, mask per segment)."""
     events: dict[int, list[tuple[int, int]]] = {}
-    for low, high, position in spans:
-        events.setdefault(low, []).append((position, 1))
-        events.setdefault(high + 1, []).append((position, -1))
-    active: Counter[int] = Counter()
+    for low, high, flag in spans:
+        events.setdefault(low, []).append((flag, 1))
+        events.setdefault(high + 1, []).append((flag, -1))
+    active: dict[int, int] = {}
     starts: list[int] = []
-    sets: list[frozenset[int]] = []
+    masks: list[int] = []
     for point in sorted(events):
-        for position, step in events[point]:
-            active[position] += step
-            if not active[position]:
-                del active[position]
+        for flag, step in events[point]:
+            active[flag] = active.get(flag, 0) + step
+            if not active[flag]:
+                del active[flag]
+        mask = 0
+        for flag in active:
+            mask |= flag
         starts.append(point)
-        sets.append(frozenset(active))
-    return starts, sets
+        masks.append(mask)
+    return starts, masks
 
 
 class GateIndex:
     """Which rules of a plan a case can reach, from its values on the gated paths."""
 
     def __init__(self, gates: Sequence[Gate | None]) -> None:
-        self.ungated = frozenset(i for i, g in enumerate(gates) if g is None)
+        self.ungated = sum(1 << i for i, g in enumerate(gates) if g is None)
         by_path: dict[str, list[tuple[int, ValueSet | frozenset[str]]]] = {}
         for position, gate in enumerate(gates):
             if gate is not None:
                 by_path.setdefault(gate.path, []).append((position, gate.codes))
-        self._paths = tuple((path, PathIndex(entries)) for path, entries in by_path.items())
+        self._paths = tuple((path, CodeIndex(entries)) for path, entries in by_path.items())
 
     def candidates(self, flat: Mapping[str, Any]) -> list[int]:
         """Positions (ascending) of the rules whose gate the case passes, plus the ungated ones."""
-        return sorted(self.reachable(flat))
-
-    def reachable(self, flat: Mapping[str, Any]) -> set[int]:
-        """The same positions, as a set."""
-        found = set(self.ungated)
+        mask = self.ungated
         for path, index in self._paths:
             value = flat.get(path)
             if value is None:
                 continue
             for v in value if type(value) is list else (value,):
                 if type(v) is str:
-                    found |= index.lookup(v)
-        return found
+                    mask |= index.lookup(v)
+        positions = []
+        while mask:
+            low = mask & -mask
+            positions.append(low.bit_length() - 1)
+            mask ^= low
+        return positions

@@ -153,6 +153,49 @@ def value_test(leaf: Leaf) -> ValueTest:
     return lambda value, as_of: test_leaf(leaf, value, as_of)
 
 
+def codes_only(arg: Any) -> bool:
+    """Whether a membership argument holds codes only (then membership is exact for any value)."""
+    return isinstance(arg, ValueSet) or (isinstance(arg, frozenset) and all(type(v) is str for v in arg))
+
+
+def _number(arg: Any) -> bool:
+    return type(arg) is int or type(arg) is float
+
+
+_ORDER = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+
+def inline_test(leaf: Leaf, value: str, arg: str) -> str | None:
+    """Python source equal to `test_leaf(leaf, VALUE, as_of)` when VALUE has the leaf's type.
+
+    `value` and `arg` are source text for the value tested and for the leaf's argument (never
+    the argument itself: values reach generated code as data). The expression may use the
+    local `v`. Prepared facts hold values of their path's type only (facts.prepare, the
+    evaluator's type check), which is what makes these forms exact. None when the test has no
+    inline form.
+    """
+    op, kind, given = leaf.op, leaf.kind, leaf.arg
+    some = f"(v := {value}) is not None"
+    if op == "exists":  # the one test that holds on a missing fact
+        return f"({value} is not None)" if given else f"({value} is None)"
+    if kind == "string" and type(given) is str and op in ("eq", "ne"):
+        return f"({value} == {arg})" if op == "eq" else f"({some} and v != {arg})"
+    if kind == "string" and op in ("in", "not_in") and codes_only(given):
+        return f"({value} in {arg})" if op == "in" else f"({some} and v not in {arg})"
+    if kind == "boolean" and type(given) is bool and op in ("eq", "ne"):
+        return f"({value} is {arg})" if op == "eq" else f"({some} and v is not {arg})"
+    if kind in ("number", "integer"):  # never a bool: the fact schema's numbers exclude them
+        if op in _ORDER and _number(given):
+            return f"({some} and v {_ORDER[op]} {arg})"
+        if op in ("eq", "ne") and _number(given):
+            return f"({some} and v {'==' if op == 'eq' else '!='} {arg})"
+        if op == "between" and _number(given[0]) and _number(given[1]):
+            return f"({some} and {arg}[0] <= v <= {arg}[1])"
+    if kind == "date" and op in _ORDER and type(given) is str:  # checked ISO text on both sides
+        return f"({some} and v {_ORDER[op]} {arg})"
+    return None
+
+
 def _wants_date(op: str, arg: Any) -> bool:
     if op in ("within_days", "older_than_days"):
         return True

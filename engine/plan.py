@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
+from types import CodeType
 from typing import Any, Union
 
-from engine import conditions
+from engine import conditions, quantifiers
 from engine.conditions import Leaf, Node, Quantifier
 from engine.gates import Gate
-from engine.operators import record_value, test_leaf, test_quantifier, value_test
+from engine.operators import inline_test, record_value, test_leaf, test_quantifier, value_test
 from engine.rulesets import Rule, Ruleset
 from engine.valuesets import ValueSet
 from engine.words import describe
@@ -177,8 +179,22 @@ def leaf_predicate(leaf: Leaf, reference: bool = False) -> Predicate:
     path = leaf.path
     if reference:
         return lambda flat, as_of: test_leaf(leaf, flat.get(path), as_of)
+    inline = inline_test(leaf, "flat.get(PATH)", "ARG")
+    if inline is not None:  # one frame instead of two, for scopes and items
+        return _inline_predicate(f"lambda flat, as_of: {inline}", path, leaf.arg)
     test = value_test(leaf)
     return lambda flat, as_of: test(flat.get(path), as_of)
+
+
+@cache
+def _code(source: str) -> CodeType:
+    """Compiled once per shape of test: the source holds fixed names only (PATH, ARG)."""
+    return compile(source, "<priorauth atom>", "eval")
+
+
+def _inline_predicate(source: str, path: str, arg: Any) -> Predicate:
+    predicate: Predicate = eval(_code(source), {"PATH": path, "ARG": arg})
+    return predicate
 
 
 def record_predicate(node: Node, reference: bool = False) -> RecordPredicate:
@@ -226,6 +242,10 @@ def _combine(
 
 
 def quantifier_predicate(q: Quantifier, reference: bool = False) -> Predicate:
+    if not reference:
+        generated = quantifiers.generate(q)
+        if generated is not None:
+            return generated
     where = record_predicate(q.where, reference) if q.where is not None else None
     path = q.path
     if q.kind == "some" and where is not None and not reference:

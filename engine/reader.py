@@ -1,31 +1,40 @@
-"""The fact reader: one Python function, generated once from the fact schema, that type-checks
-and flattens a case's known paths.
+"""The fact reader: one Python function, generated from the fact schema, that type-checks and
+flattens a case's known paths.
 
 Reading facts runs for every fact of every case, so the walk over the schema is unrolled into
 straight-line code: one `dict.get` and one type test per known path, the common kinds checked
-inline, anything unusual handed to `facts.coerce`. The source is built only from the shipped
-schema (`schemas/facts.schema.json`), never from a ruleset, form or case, and every name in it
-is written with `repr`.
+inline, anything unusual handed to `facts.coerce`. The source is built from the shipped schema
+(`schemas/facts.schema.json`) and, for an evaluator, from the `clinical.*` types its rulesets
+declare; every name in it is written with `repr`, never from a case.
+
+An evaluator's reader also reads the `clinical.*` facts its rulesets agree on the types of, and
+says whether every clinical fact of the case already had its declared type: then the evaluator
+has nothing left to type-check (evaluate.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from typing import Any
 
 from engine import facts as _facts
 
-Reader = Callable[[Mapping[str, Any], dict[str, Any], list[tuple[str, str]]], None]
+#: read(facts, flat, errors) -> typed: fills `flat` and `errors`; `typed` is True when every fact
+#: under clinical (and answers) had a declared type of the reader, as it is.
+Reader = Callable[[Mapping[str, Any], dict[str, Any], list[tuple[str, str]]], bool]
 
+# What `facts.coerce` accepts and returns unchanged, by type (an expression over `v`). A type not
+# here takes the general path (`slow`, `check_types`), with the same result.
 _FAST = {
     "string": "type(v) is str",
-    "date": "type(v) is str and is_iso(v)",
+    "date": "type(v) is str and (v in DATES or iso(v))",
     "[string]": "type(v) is list and all_text(v)",
     "integer": "type(v) is int and -MAX <= v <= MAX",
-    "number": "type(v) is int and -MAX <= v <= MAX",
+    "number": "(type(v) is int or type(v) is float) and -MAX <= v <= MAX",
     "boolean": "type(v) is bool",
 }
+_FITS = {**_FAST, "any": "True"}
 
 
 def _all_text(values: list[Any]) -> bool:
@@ -51,49 +60,162 @@ def _not_object(path: str, value: Any, errors: list[tuple[str, str]]) -> None:
     errors.append((path, f"expected an object, got {_facts.kind_of(value)}"))
 
 
-def _emit(tree: Mapping[str, Any], source: str, depth: int, lines: list[str]) -> None:
+def _leaf(pad: str, source: str, key: str, path: str, kind: str, lines: list[str]) -> None:
+    fast = _FAST.get(kind)
+    if kind == "[object]" and path in _facts.element_types():
+        # records whose fields all fit (the usual case) are kept as they are, unchecked twice
+        fast = f"type(v) is list and records_{_name(path)}(v)"
+    lines += [f"{pad}v = {source}.get({key!r})", f"{pad}if v is not None:"]
+    if fast is None:
+        lines.append(f"{pad}    slow({path!r}, {kind!r}, v, flat, errors)")
+        return
+    if kind == "[string]":  # the loop inline: lists of codes are the commonest facts
+        lines += [
+            f"{pad}    if type(v) is list:",
+            f"{pad}        for x in v:",
+            f"{pad}            if type(x) is not str:",
+            f"{pad}                slow({path!r}, {kind!r}, v, flat, errors)",
+            f"{pad}                break",
+            f"{pad}        else:",
+            f"{pad}            flat[{path!r}] = v",
+        ]
+    else:
+        lines.append(f"{pad}    if {fast}:")
+        lines.append(f"{pad}        flat[{path!r}] = v")
+    lines += [f"{pad}    else:", f"{pad}        slow({path!r}, {kind!r}, v, flat, errors)"]
+
+
+def _emit(
+    tree: Mapping[str, Any], source: str, depth: int, lines: list[str], free: Mapping[str, str]
+) -> None:
     pad = "    " * depth
     for key, (path, kind, children) in tree.items():
-        var = f"o{depth}"
-        if kind == "object":
-            lines += [
-                f"{pad}{var} = {source}.get({key!r})",
-                f"{pad}if {var} is not None:",
-                f"{pad}    if isinstance({var}, dict):",
-                f"{pad}        flat[{path!r}] = {var}",
-            ]
-            if children is None:  # clinical.*, answers.*: typed later, by a ruleset or a form
-                lines.append(f"{pad}        flatten({var}, {path + '.'!r}, flat)")
-            else:
-                _emit(children, var, depth + 2, lines)
-            lines += [f"{pad}    else:", f"{pad}        not_object({path!r}, {var}, errors)"]
+        if kind != "object":
+            _leaf(pad, source, key, path, kind, lines)
             continue
-        fast = _FAST.get(kind)
-        lines += [f"{pad}v = {source}.get({key!r})", f"{pad}if v is not None:"]
-        if fast is None:
-            lines.append(f"{pad}    slow({path!r}, {kind!r}, v, flat, errors)")
-        else:
+        var = f"o{depth}"
+        lines += [
+            f"{pad}{var} = {source}.get({key!r})",
+            f"{pad}if {var} is not None:",
+            f"{pad}    if isinstance({var}, dict):",
+            f"{pad}        flat[{path!r}] = {var}",
+        ]
+        if children is not None:
+            _emit(children, var, depth + 2, lines, free)
+        elif path in free:  # clinical: the declared names read and typed here, if they are all
             lines += [
-                f"{pad}    if {fast}:",
-                f"{pad}        flat[{path!r}] = v",
-                f"{pad}    else:",
-                f"{pad}        slow({path!r}, {kind!r}, v, flat, errors)",
+                f"{pad}        if not {free[path]}({var}, flat):",
+                f"{pad}            flatten({var}, {path + '.'!r}, flat)",
+                f"{pad}            typed = False",
             ]
+        else:  # answers.*, or clinical.* without declared types: typed later, if at all
+            lines += [f"{pad}        flatten({var}, {path + '.'!r}, flat)", f"{pad}        typed = False"]
+        lines += [f"{pad}    else:", f"{pad}        not_object({path!r}, {var}, errors)"]
 
 
-@cache
-def reader() -> Reader:
-    """The reader for the shipped fact schema: read(facts, flat, errors) fills `flat`, `errors`."""
-    lines = ["def read(o0, flat, errors):"]
-    _emit(_facts.schema_tree(), "o0", 1, lines)
-    namespace: dict[str, Any] = {
-        "is_iso": _facts.is_iso,
+def _name(path: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in path)
+
+
+def _emit_records(path: str, fields: Mapping[str, str], lines: list[str]) -> None:
+    """records_<path>(items): whether every item is a record whose known fields already fit.
+
+    False sends the list to `facts.check_records`, which also drops null fields and explains.
+    """
+    lines += [
+        f"def records_{_name(path)}(items):",
+        "    for r in items:",
+        "        if type(r) is not dict or None in r.values():",
+        "            return False",
+    ]
+    for field, kind in fields.items():
+        fast = _FAST.get(kind)
+        if fast is None:
+            lines += [f"        if {field!r} in r:", "            return False"]
+            continue
+        lines += [
+            f"        v = r.get({field!r})",
+            f"        if v is not None and not ({fast}):",
+            "            return False",
+        ]
+    lines += ["    return True", ""]
+
+
+def _emit_free(name: str, prefix: str, types: Mapping[str, str], lines: list[str]) -> None:
+    """name(o, flat): the facts of object `o` into `flat`, if each is a declared one that fits.
+
+    False as soon as one is not (an undeclared name, a value of another type, a nested object):
+    the caller then flattens `o` the general way and leaves the typing to the evaluator.
+    """
+    names = sorted(path[len(prefix) :] for path in types)
+    lines += [f"def {name}(o, flat):", f"    if not o.keys() <= NAMES_{name}:", "        return False"]
+    for field in names:
+        path = prefix + field
+        lines += [
+            f"    v = o.get({field!r})",
+            "    if v is not None:",
+            f"        if not ({_FITS.get(types[path], 'False')}):",
+            "            return False",
+            f"        flat[{path!r}] = v",
+        ]
+    lines += ["    return True", ""]
+
+
+def _namespace() -> dict[str, Any]:
+    return {
+        "iso": _facts.remember_date,
+        "DATES": _facts.DATES,
         "all_text": _all_text,
         "MAX": _facts.MAX_NUMBER,
         "slow": _slow,
         "not_object": _not_object,
         "flatten": _facts.flatten,
     }
+
+
+def reader(declared: Iterable[tuple[str, str]] = ()) -> Reader:
+    """The reader for the fact schema and `declared` (clinical.* path, type) pairs."""
+    return _reader(frozenset(declared))
+
+
+@cache
+def _reader(declared: frozenset[tuple[str, str]]) -> Reader:
+    lines: list[str] = []
+    for path, fields in _facts.element_types().items():
+        _emit_records(path, fields, lines)
+    clinical = {path: kind for path, kind in declared if path.startswith("clinical.") and "." not in path[9:]}
+    free: dict[str, str] = {}
+    namespace = _namespace()
+    if clinical:
+        free["clinical"] = "free_clinical"
+        _emit_free("free_clinical", "clinical.", clinical, lines)
+        namespace["NAMES_free_clinical"] = frozenset(path[9:] for path in clinical)
+    lines += ["def read(o0, flat, errors):", "    typed = True"]
+    _emit(_facts.schema_tree(), "o0", 1, lines, free)
+    lines.append("    return typed")
     exec(compile("\n".join(lines), "<priorauth fact reader>", "exec"), namespace)
     read: Reader = namespace["read"]
     return read
+
+
+Fits = Callable[[Mapping[str, Any]], bool]
+
+
+def fits(types: Mapping[str, str]) -> Fits:
+    """fits(flat): True when every path of `types` in `flat` already has its type, as is.
+
+    Then type-checking `flat` against `types` would change and report nothing, so the caller can
+    skip it. The function is generated with the paths as constants written with `repr`.
+    """
+    lines = ["def fits(flat):", "    get = flat.get"]
+    for path, kind in sorted(types.items()):
+        lines += [
+            f"    v = get({path!r})",
+            f"    if v is not None and not ({_FITS.get(kind, 'False')}):",
+            "        return False",
+        ]
+    lines.append("    return True")
+    namespace = _namespace()
+    exec(compile("\n".join(lines), "<priorauth type check>", "exec"), namespace)
+    check: Fits = namespace["fits"]
+    return check

@@ -4,9 +4,12 @@ from datetime import date
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.errors import FactsError
-from engine.facts import base_types, prepare
+from engine.facts import base_types, is_iso, prepare, prepare_with
+from engine.reader import reader
 
 TODAY = date(2026, 11, 20)
 GOOD: dict[str, Any] = {
@@ -84,3 +87,43 @@ def test_clinical_and_answers_are_flattened_for_rulesets_and_forms_to_type() -> 
     )
     assert flat["clinical.ahi"] == 18 and flat["clinical.scores.ess"] == 12
     assert flat["answers.f.x"] == "2026-01-01"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.one_of(
+        st.dates().map(date.isoformat),
+        st.text(alphabet="0123456789-/ ٣２", min_size=8, max_size=11),
+        st.builds(
+            "{:04d}-{:02d}-{:02d}".format, st.integers(0, 9999), st.integers(0, 13), st.integers(0, 32)
+        ),
+    )
+)
+def test_a_date_is_checked_exactly_as_python_reads_one(text: str) -> None:
+    try:
+        python_reads_it = date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        python_reads_it = False
+    assert is_iso(text) is python_reads_it
+
+
+DECLARED = {"clinical.ahi": "number", "clinical.flags": "[string]", "clinical.seen": "date"}
+
+
+@pytest.mark.parametrize(
+    ("clinical", "typed"),
+    [
+        ({"ahi": 18.5, "flags": ["a"], "seen": "2026-01-02"}, True),
+        ({"ahi": 18}, True),
+        ({"ahi": "18"}, False),  # another type: left to the evaluator, which explains it
+        ({"ahi": 18, "other": 1}, False),  # a name nobody declared: flattened the general way
+        ({"ahi": {"nested": 1}}, False),
+    ],
+)
+def test_an_evaluator_reader_types_declared_clinical_facts_and_falls_back_on_anything_else(
+    clinical: dict[str, Any], typed: bool
+) -> None:
+    facts = {"coverage": {"payer": "p"}, "clinical": clinical}
+    flat, read_typed = prepare_with(reader(DECLARED.items()), facts, TODAY)
+    assert read_typed is typed
+    assert flat == prepare(facts, TODAY)  # the same facts either way
