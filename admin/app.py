@@ -17,12 +17,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app, redirect, render_template, url_for
+from flask import Flask, Response, current_app, render_template
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from admin import auth, store
 from admin import config as configuration
-from admin import store
 from admin.db import Database, NotMigrated
 from admin.drafts import Drafts
 from admin.library import Library, LibraryError, load_examples
@@ -57,11 +57,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["priorauth.libraries"] = {}
     app.extensions["priorauth.drafts"] = Drafts(instance / "drafts")
     CSRFProtect(app)
+    auth.init_app(app)  # after CSRFProtect: Flask-Security's forms then use its tokens
 
     from admin import readiness
 
     app.register_blueprint(readiness.bp)
-    app.add_url_rule("/", "home", lambda: redirect(url_for("readiness.index")))
+    app.add_url_rule("/", "home", auth.home)
     app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_error)
@@ -117,6 +118,8 @@ def _csrf_error(error: CSRFError) -> tuple[str, int]:
 
 def _http_error(error: HTTPException) -> tuple[str, int]:
     code = error.code or 500
+    if code == 403:  # who is signed in, with which roles, and what to ask for
+        return auth.forbidden_page(error)
     titles = {404: "Not found", 405: "Not allowed", 413: "Too large"}
     messages = {
         404: "There is nothing at this address. Check the link, or start from the list of forms.",

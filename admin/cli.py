@@ -7,6 +7,7 @@ priorauth forms check FILE_OR_DIR...
 priorauth forms validate --form FILE --answers FILE [--json]
 priorauth forms questionnaire --form FILE [--answers FILE] [--base URL]
 priorauth serve [--host H] [--port P]
+priorauth users create-admin|add|list|roles|deactivate|activate|reset ...   (admin/cli_users.py)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import IO, Any
 
 from admin.cli_store import add_commands, add_document_commands
 from admin.cli_store import run as run_store_command
+from admin.cli_users import add_commands as add_user_commands
 from engine import (
     EngineError,
     Evaluator,
@@ -94,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_document_commands("ruleset", rs)
     add_commands(sub, _Parser)
+    add_user_commands(sub, _Parser)
 
     fm = sub.add_parser("forms", help="work with readiness forms").add_subparsers(
         dest="action", required=True, parser_class=_Parser
@@ -489,8 +492,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return EXIT_FAIL
     except (ConfigError, NotMigrated) as exc:
         raise CliError(str(exc)) from None
+    from admin.auth import count_users
+
+    if not count_users(app.extensions["priorauth.db"]):
+        print(
+            "priorauth: no one can sign in yet: create the first admin with "
+            "`priorauth users create-admin you@example.org` (it prints a one-time password)",
+            flush=True,
+        )
     print(f"priorauth: serving on http://{args.host}:{args.port}/ (Ctrl+C stops it)", flush=True)
     waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="priorauth")
+    app.extensions["priorauth.db"].dispose()
     return EXIT_OK
 
 

@@ -1,6 +1,7 @@
 """The store's tables (SQLAlchemy 2). Alembic migrations in admin/migrations/ create them.
 
 users, roles, roles_users     people, their roles (Flask-Security-Too's models)
+login_throttle                failed sign-ins for emails no user has (admin/lockout.py)
 api_tokens                    machine tokens: scoped, revocable, stored as sha256 only
 payers                        who we send requests to, and how
 documents                     a ruleset or a form, by kind and id (`acme-commercial`)
@@ -14,7 +15,18 @@ from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from flask_security.models.sqla import FsModels, FsRoleMixin, FsUserMixin, FsWebAuthnMixin
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -72,9 +84,26 @@ class User(Base, FsUserMixin):
     __tablename__ = "users"
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # -- users, roles, security (admin/auth.py, admin/lockout.py) --
+    failed_since: Mapped[datetime | None] = mapped_column(UTCDateTime())  # first failure of the window
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    tf_last_counter: Mapped[int | None] = mapped_column(Integer)  # last TOTP step used: no replays
+    # -- end --
 
     def __str__(self) -> str:
         return self.email
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins for an email no user has, keyed by a keyed hash of the email (never the
+    email itself: people type passwords into the email box). Counted like a user's, so a locked
+    unknown email looks exactly like a locked account."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class WebAuthn(Base, FsWebAuthnMixin):

@@ -7,8 +7,8 @@
     GET  /forms/<id>/questionnaire.json   the form as a FHIR R4 Questionnaire
 
 The server is the judge: typed text is read per question (engine.answers), answers to hidden
-questions are dropped, and validation is the engine's. Later issues put these pages behind login
-and attach the answers to real cases.
+questions are dropped, and validation is the engine's. Coordinators, analysts, reviewers and
+admins may open these pages (admin/auth.py); a later issue attaches the answers to real cases.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
+from admin import auth
 from admin.drafts import Drafts
 from admin.library import Example, Library
 from engine.answers import Typed, as_typed, prefill, read_typed
@@ -25,6 +26,7 @@ from engine.forms import Form
 from engine.questionnaire import to_questionnaire
 
 bp = Blueprint("readiness", __name__, url_prefix="/forms")
+bp.before_request(auth.require_roles("coordinator", "analyst", "reviewer", "admin"))
 
 
 def _library() -> Library:

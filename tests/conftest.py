@@ -31,6 +31,7 @@ TABLES = (
     "api_tokens",
     "roles_users",
     "webauthn",
+    "login_throttle",
     "users",
     "roles",
     "payers",

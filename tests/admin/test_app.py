@@ -1,4 +1,8 @@
-"""The web app without a browser: security headers, CSRF, errors as pages, drafts, what the server judges."""
+"""The web app without a browser: security headers, CSRF, errors as pages, drafts, what the server judges.
+
+The readiness pages need a signed-in coordinator (admin/auth.py): `client` is one, signed in with
+password and authenticator code as anyone would be (tests/accounts.py).
+"""
 
 from __future__ import annotations
 
@@ -14,27 +18,47 @@ from admin import create_app
 from admin.config import ConfigError
 from admin.db import NotMigrated
 from admin.library import LibraryError
+from tests.accounts import FAST_HASH, add_user, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 
 FORM = "/forms/imaging-readiness"
 
 
+COORDINATOR = "cora@example.org"
+
+
 @pytest.fixture
 def app(tmp_path: Path, shipped_url: str) -> Any:
-    return create_app(
+    app = create_app(
         {
             "INSTANCE_PATH": str(tmp_path),
             "SECRET_KEY": "test",
             "WTF_CSRF_ENABLED": False,
             "DATABASE_URL": shipped_url,
+            **FAST_HASH,
         }
     )
+    add_user(app, COORDINATOR, "coordinator", totp=True)
+    return app
 
 
 @pytest.fixture
 def client(app: Any) -> Any:
-    return app.test_client()
+    client = app.test_client()
+    assert sign_in(client, app, COORDINATOR).headers["Location"] == "/"
+    return client
+
+
+def _csrf_app(tmp_path: Path, shipped_url: str) -> tuple[Any, Any]:
+    """An app that checks CSRF tokens, and a coordinator's client signed in to it."""
+    app = create_app(
+        {"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "test", "DATABASE_URL": shipped_url, **FAST_HASH}
+    )
+    add_user(app, COORDINATOR, "coordinator", totp=True)
+    client = app.test_client()
+    assert sign_in(client, app, COORDINATOR).headers["Location"] == "/"
+    return app, client
 
 
 def _post(client: Any, url: str, data: dict[str, Any]) -> Any:
@@ -54,8 +78,7 @@ def test_every_page_carries_a_strict_content_security_policy_and_no_store(client
 def test_a_post_without_its_csrf_token_is_refused_with_a_page_that_says_what_to_do(
     tmp_path: Path, shipped_url: str
 ) -> None:
-    app = create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "test", "DATABASE_URL": shipped_url})
-    client = app.test_client()
+    _app, client = _csrf_app(tmp_path, shipped_url)
     response = client.post(f"{FORM}?case=", data={"action": "draft", "symptom_weeks": "3"})
     assert response.status_code == 400
     body = response.get_data(as_text=True)
@@ -64,8 +87,7 @@ def test_a_post_without_its_csrf_token_is_refused_with_a_page_that_says_what_to_
 
 
 def test_a_post_with_its_csrf_token_is_accepted(tmp_path: Path, shipped_url: str) -> None:
-    app = create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "test", "DATABASE_URL": shipped_url})
-    client = app.test_client()
+    _app, client = _csrf_app(tmp_path, shipped_url)
     page = client.get(f"{FORM}?case=").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token

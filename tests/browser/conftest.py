@@ -1,7 +1,10 @@
 """A live app on a free port and Debian's chromium driven by Playwright.
 
 Screenshots go to test-artifacts/screenshots/ (kept by CI as artifacts). No trace is recorded:
-later pages have a login, and Playwright traces keep what was typed.
+Playwright traces keep what was typed, passwords included.
+
+    live_app            the app behind live_server: add users to its store (tests/accounts.py)
+    coordinator_page    a page signed in as a coordinator (password and authenticator code)
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from werkzeug.serving import make_server
 
 from admin import create_app
 from admin.db import sqlite_url
+from tests.accounts import FAST_HASH, add_user, browser_sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
@@ -33,7 +37,7 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory, shipped_template: Path) -> Iterator[str]:
+def live_app(tmp_path_factory: pytest.TempPathFactory, shipped_template: Path) -> Iterator[Any]:
     instance = tmp_path_factory.mktemp("instance")
     shutil.copy(shipped_template, instance / "store.db")
     app = create_app(
@@ -41,9 +45,16 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, shipped_template: Path
             "INSTANCE_PATH": str(instance),
             "SECRET_KEY": "browser-tests",
             "DATABASE_URL": sqlite_url(instance / "store.db"),
+            **FAST_HASH,
         }
     )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    yield app
+    app.extensions["priorauth.db"].dispose()
+
+
+@pytest.fixture(scope="module")
+def live_server(live_app: Any) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -70,6 +81,30 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def coordinator_state(live_app: Any, live_server: str, browser: Any) -> dict[str, Any]:
+    """The cookies of a coordinator signed in once per module (a TOTP code works only once)."""
+    add_user(live_app, "coordinator@example.org", "coordinator", totp=True)
+    context = browser.new_context()
+    try:
+        browser_sign_in(context.new_page(), live_server, live_app, "coordinator@example.org")
+        state: dict[str, Any] = context.storage_state()
+    finally:
+        context.close()
+    return state
+
+
+@pytest.fixture
+def coordinator_page(browser: Any, coordinator_state: dict[str, Any]) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, storage_state=coordinator_state)
     page = context.new_page()
     page.set_default_timeout(10_000)
     try:

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 FORM = "/forms/imaging-readiness"
+
+
+@pytest.fixture
+def page(coordinator_page: Any) -> Any:
+    """Every test here runs as a coordinator, signed in with password and authenticator code."""
+    return coordinator_page
 
 
 def test_a_coordinator_sees_every_error_fixes_them_and_gets_a_complete_form(
