@@ -12,10 +12,12 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 DEBIAN_PACKAGES := chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# browser libraries for the admin pages (CodeMirror), from the npm registry, never copied in
+ASSETS := admin/assets/node_modules/.package-lock.json
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install system run demo test lint typecheck unit bench clean
+.PHONY: help install system assets run demo test lint typecheck unit bench clean
 
 help:
 	@echo "make run    start the web app on http://$(HOST):$(PORT)/ (PORT=8080 make run to move it)"
@@ -35,11 +37,19 @@ $(CHROMIUM):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES)
 
+$(ASSETS): admin/assets/package.json admin/assets/package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; }
+	cd admin/assets && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(ASSETS)
+
+assets: $(ASSETS)
+
 system: $(CHROMIUM)
 
-install: $(STAMP) system
+install: $(STAMP) system assets
 
-run: $(STAMP)
+run: $(STAMP) $(ASSETS)
 	@$(BIN)/priorauth db upgrade
 	@$(BIN)/priorauth forms push forms --publish
 	@$(BIN)/priorauth rulesets push rulesets --publish
@@ -59,7 +69,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) $(CHROMIUM)
+unit: $(STAMP) $(CHROMIUM) $(ASSETS)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
@@ -68,4 +78,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts admin/assets/node_modules

@@ -269,16 +269,10 @@ def openapi() -> Any:
 
 
 def init_app(app: Any, csrf: Any) -> None:
-    """Register the API. The app's sign-in guard lets /api/ through (it has no session login);
-    this blueprint's own token check (`_authenticate`) then guards every route but the document."""
-    from admin import auth
-
-    app.register_blueprint(bp)
+    """Register the API. The app's sign-in guard lets /api/ through to this blueprint's own token
+    check (`_authenticate`), which guards every route but the OpenAPI document."""
+    app.register_blueprint(bp)  # admin/access.py gives the "api" blueprint the TOKEN rule
     csrf.exempt(bp)  # token auth, no cookies: nothing for a cross-site form to ride on
-    rules = app.extensions["priorauth.access"]
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith("api."):
-            rules[rule.endpoint] = auth.PUBLIC
 
 
 for _plural in KINDS:

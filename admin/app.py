@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app, render_template
+from flask import Flask, Response, current_app, g, render_template
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -56,12 +56,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["priorauth.examples"] = examples
     app.extensions["priorauth.libraries"] = {}
     app.extensions["priorauth.drafts"] = Drafts(instance / "drafts")
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
     auth.init_app(app)  # after CSRFProtect: Flask-Security's forms then use its tokens
 
     from admin import readiness
 
     app.register_blueprint(readiness.bp)
+    from admin import api
+
+    api.init_app(app, csrf)
+    from admin import analyst, vendor
+
+    vendor.init_app(app)
+    analyst.init_app(app)
     app.add_url_rule("/", "home", auth.home)
     app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
     app.after_request(_security_headers)
@@ -94,6 +101,12 @@ def library() -> Library:
 
 
 def _security_headers(response: Response) -> Response:
+    nonce = g.get("csp_nonce")
+    if nonce:  # a Flask-Admin page: its inline scripts and styles carry this request's nonce
+        policy = CSP.replace("script-src 'self'", f"script-src 'self' 'nonce-{nonce}'").replace(
+            "style-src 'self'", f"style-src 'self' 'nonce-{nonce}'; style-src-attr 'unsafe-inline'"
+        )
+        response.headers["Content-Security-Policy"] = policy
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"

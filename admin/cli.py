@@ -7,6 +7,8 @@ priorauth forms check FILE_OR_DIR...
 priorauth forms validate --form FILE --answers FILE [--json]
 priorauth forms questionnaire --form FILE [--answers FILE] [--base URL]
 priorauth serve [--host H] [--port P]
+priorauth db upgrade · priorauth audit verify · priorauth rulesets|forms push|list|pull|diff|publish...
+priorauth tokens create|list|revoke ...   (admin/cli_tokens.py)
 priorauth users create-admin|add|list|roles|deactivate|activate|reset ...   (admin/cli_users.py)
 """
 
@@ -17,7 +19,6 @@ import gc
 import json
 import os
 import sys
-import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from datetime import date
@@ -26,7 +27,9 @@ from typing import IO, Any
 
 from admin.cli_store import add_commands, add_document_commands
 from admin.cli_store import run as run_store_command
+from admin.cli_tokens import add_commands as add_token_commands
 from admin.cli_users import add_commands as add_user_commands
+from admin.progress import Progress as _Progress
 from engine import (
     EngineError,
     Evaluator,
@@ -97,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_document_commands("ruleset", rs)
     add_commands(sub, _Parser)
     add_user_commands(sub, _Parser)
+    add_token_commands(sub, _Parser)
 
     fm = sub.add_parser("forms", help="work with readiness forms").add_subparsers(
         dest="action", required=True, parser_class=_Parser
@@ -399,30 +403,6 @@ def _evaluate_stream(args: argparse.Namespace) -> int:
     if failed:
         print(f"priorauth: {failed} of {total} line(s) failed; see the error records", file=sys.stderr)
     return EXIT_FAIL if failed else EXIT_OK
-
-
-class _Progress:
-    """A one-line progress bar on stderr, by bytes read (the file is never counted twice)."""
-
-    def __init__(self, size: int) -> None:
-        self.size, self.read, self.cases = max(size, 1), 0, 0
-        self.started = self.shown = time.monotonic()
-
-    def advance(self, nbytes: int) -> None:
-        self.read += nbytes
-        self.cases += 1
-        now = time.monotonic()
-        if now - self.shown >= 0.2:
-            self.shown = now
-            share = min(self.read / self.size, 1.0)
-            bar = "#" * int(share * 30)
-            rate = self.cases / max(now - self.started, 1e-9)
-            sys.stderr.write(f"\r[{bar:<30}] {share:4.0%}  {self.cases:,} lines  {rate:,.0f}/s")
-            sys.stderr.flush()
-
-    def done(self, total: int, failed: int) -> None:
-        elapsed = time.monotonic() - self.started
-        sys.stderr.write(f"\r[{'#' * 30}] 100%  {total:,} cases in {elapsed:.1f}s, {failed} failed\n")
 
 
 # -- rulesets and forms --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
     priorauth rulesets diff ID V1 V2
     priorauth rulesets submit|publish|retire VERSION_ID
     priorauth rulesets rollback ID VERSION
+    priorauth rulesets backtest VERSION_ID --cases CASES.jsonl [--csv OUT.csv]
     priorauth audit verify
 
 The database is PRIORAUTH_DATABASE_URL, else SQLite in the instance folder. The actor recorded in
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -25,10 +27,13 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from admin import audit, store
+from admin import audit, backtest, store
 from admin.config import database_url, instance_path
 from admin.db import Database, NotMigrated, safe_url
 from admin.models import DocumentVersion
+from admin.progress import Progress
+from engine import LoadError, load_ruleset
+from engine.catalog import form_types
 
 Handler = Callable[[argparse.Namespace], int]
 EXIT_OK, EXIT_FAIL = 0, 1
@@ -104,6 +109,14 @@ def add_document_commands(kind: str, actions: Any) -> None:
         move = actions.add_parser(name, help=helptext)
         move.add_argument("version_id", type=int, metavar="VERSION_ID", help="the id shown by `list`")
         move.set_defaults(handler=lambda a, n=name: cmd_move(kind, n, a))
+    if kind == "ruleset":
+        bt = actions.add_parser(
+            "backtest", help="evaluate a draft beside the published version and show what changes"
+        )
+        bt.add_argument("version_id", type=int, metavar="VERSION_ID", help="the draft (id shown by `list`)")
+        bt.add_argument("--cases", required=True, metavar="CASES.jsonl", help="one case's facts per line")
+        bt.add_argument("--csv", metavar="OUT.csv", help="also write every difference to this CSV file")
+        bt.set_defaults(handler=cmd_backtest)
     back = actions.add_parser("rollback", help="publish a new version with an old version's text")
     back.add_argument("id")
     back.add_argument("version", type=int)
@@ -277,6 +290,70 @@ def cmd_rollback(kind: str, args: argparse.Namespace) -> int:
         db.dispose()
     print(f"priorauth: {kind} {args.id} v{args.version} published again as v{result.version}")
     return EXIT_OK
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    path = Path(args.cases)
+    try:
+        size = path.stat().st_size
+        stream = path.open("rb")
+    except OSError as exc:
+        raise StoreCliError(f"{args.cases}: cannot read the file ({exc.strerror})") from None
+    progress = Progress(size) if sys.stderr.isatty() else None
+    bad: list[str] = []
+
+    def cases() -> Any:
+        for number, raw in enumerate(stream, start=1):
+            if progress:
+                progress.advance(len(raw))
+            if not raw.strip():
+                continue
+            try:
+                facts = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                bad.append(f"{args.cases}:{number}: not valid JSON ({getattr(exc, 'msg', exc)})")
+                continue
+            if not isinstance(facts, dict):
+                bad.append(f"{args.cases}:{number}: a case is a JSON object")
+                continue
+            yield str(facts.get("case_id") or f"line {number}"), facts
+
+    db = open_database()
+    try:
+        with db.transaction() as session, stream:
+            row = session.get(DocumentVersion, args.version_id)
+            if row is None or row.document.kind != "ruleset":
+                raise store.NotFound(
+                    [f"there is no ruleset version with id {args.version_id}: see `priorauth rulesets list`"]
+                )
+            forms = store.published_forms(session)
+            try:
+                draft = load_ruleset(row.text, f"{row.document.slug} #{row.id}", form_types(forms))
+            except LoadError as exc:
+                raise store.StoreError(exc.problems) from None
+            result = backtest.backtest(store.published_rulesets(session, forms), forms, draft, cases())
+    finally:
+        db.dispose()
+    if progress:
+        progress.done(result.cases, len(result.errors) + len(bad))
+    for line in bad + [f"{name}: {message}" for name, message in result.errors]:
+        print(line, file=sys.stderr)
+    print(
+        f"{result.changed} of {result.cases} cases decide differently with {row.document.slug} #{args.version_id}"
+    )
+    for name, count in result.by_field.most_common():
+        print(f"  {name:<8} {count:>7,}  {'#' * max(1, round(40 * count / max(result.cases, 1)))}")
+    for d in result.differences[:20]:
+        print(f"  {d.case}: {d.field} {d.before or '-'} -> {d.after or '-'}")
+    if len(result.differences) > 20:
+        print(f"  ... {len(result.differences) - 20} more (use --csv)")
+    if args.csv:
+        try:
+            Path(args.csv).write_text(backtest.to_csv(result), encoding="utf-8")
+        except OSError as exc:
+            raise StoreCliError(f"{args.csv}: cannot write the file ({exc.strerror})") from None
+        print(f"priorauth: wrote {args.csv}", file=sys.stderr)
+    return EXIT_FAIL if bad or result.errors else EXIT_OK
 
 
 def _number(version: int | None) -> str:

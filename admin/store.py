@@ -191,7 +191,8 @@ def push(
     loaded: list[tuple[str, str, Loaded]] = []
     arriving: dict[str, Form] = {}
     seen: dict[str, str] = {}
-    for name, text in files:
+    for name, raw in files:
+        text = normalize(raw)
         try:
             item = check(session, kind, text, name, arriving)
         except StoreError as exc:
@@ -218,12 +219,17 @@ def push(
             else:
                 results.append(Pushed(name, kind, item.slug, "unchanged", latest.version, latest.id))
             continue
-        row = _new_version(session, actor, document, text, item, source=f"push {name}")
+        row = _new_version(session, actor, document, text, item, source=f"push {name.rsplit('/', 1)[-1]}")
         if publish_now:
             results.append(publish(session, actor, row.id, file=name))
         else:
             results.append(Pushed(name, kind, item.slug, "draft", None, row.id))
     return results
+
+
+def normalize(text: str) -> str:
+    """One line ending (browsers post text areas with CRLF), so versions diff and hash alike."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _same(session: Session, kind: str, text: str, item: Loaded, row: DocumentVersion) -> bool:
@@ -252,6 +258,7 @@ def save_draft(
     Saving over a draft someone else saved since you opened it (`expected_lock` differs) raises
     Conflict with their version, never a silent overwrite.
     """
+    text = normalize(text)
     if version_id is None:
         item = check(session, kind, text, "<editor>")
         document = _document(session, actor, item)

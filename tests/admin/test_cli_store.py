@@ -126,3 +126,42 @@ def test_audit_verify_passes_then_fails_once_a_row_is_edited(
     assert status == 1
     assert "event 5 (" in err and "it was edited" in err
     assert err.endswith("priorauth: the audit trail is BROKEN: 1 problem(s) in 18 events\n")
+
+
+def test_backtest_prints_what_changes_and_writes_a_csv(
+    capsys: pytest.CaptureFixture[str], use: Database, tmp_path: Path
+) -> None:
+    run(capsys, "forms", "push", ROOT / "forms", "--publish")
+    run(capsys, "rulesets", "push", ROOT / "rulesets", "--publish")
+    text = (
+        (ROOT / "rulesets" / "acme-commercial.yaml")
+        .read_text()
+        .replace(
+            "rules:\n",
+            "rules:\n  - id: category-iii-code\n    when: {service.codes: {any_in: ['0999T']}}\n    then: {auth: required}\n",
+            1,
+        )
+    )
+    draft_file = tmp_path / "acme.yaml"
+    draft_file.write_text(text)
+    status, out, _ = run(capsys, "rulesets", "push", draft_file)
+    draft_id = int(out.split("draft #")[1])
+    case = {"as_of": "2026-11-20", "coverage": {"payer": "acme", "plan_type": "commercial"}}
+    lines = [
+        json.dumps({**case, "case_id": "A", "service": {"codes": ["0999T"], "date": "2026-12-03"}}),
+        json.dumps({**case, "case_id": "B", "service": {"codes": ["72148"], "date": "2026-12-03"}}),
+        "{not json",
+    ]
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text("\n".join(lines) + "\n")
+    status, out, err = run(
+        capsys, "rulesets", "backtest", draft_id, "--cases", cases, "--csv", tmp_path / "out.csv"
+    )
+    assert status == 1  # one line could not be read
+    assert f"{cases}:3: not valid JSON" in err
+    assert out.startswith(f"1 of 2 cases decide differently with acme-commercial #{draft_id}\n")
+    assert "  A: auth unknown -> required" in out
+    assert (tmp_path / "out.csv").read_text().splitlines()[:2] == [
+        "case,field,published,draft",
+        "A,auth,unknown,required",
+    ]
