@@ -34,7 +34,7 @@ from wtforms.fields.choices import SelectChoice
 
 from admin import audit, backtest, compare, store, valueset_csv
 from admin.db import Database
-from admin.models import AuditEvent, DocumentVersion, Payer
+from admin.models import AuditEvent, DocumentVersion, Payer, User
 from engine import EngineError, Evaluator, LoadError, Problem, load_ruleset
 from engine.catalog import form_types
 from engine.rulesets import CHANNELS
@@ -505,6 +505,56 @@ class Audit(SecureModelView):
         return redirect(url_for(".index_view"))
 
 
+class Users(SecureModelView):
+    """People and their roles. New people come from `priorauth users add` (a one-time password is
+    printed there, never shown in a page); here an admin changes roles and (de)activates."""
+
+    roles = frozenset({"admin"})
+    edit_roles = frozenset({"admin"})
+    can_create = False
+    column_list = (
+        "email",
+        "active",
+        "roles",
+        "last_login_at",
+        "failed_logins",
+        "locked_until",
+        "tf_primary_method",
+    )
+    column_labels = {"tf_primary_method": "Second factor", "last_login_at": "Last sign-in"}
+    column_searchable_list = ("email",)
+    column_filters = ("active",)
+    form_columns = ("active", "roles")
+
+    def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
+        """A permission change is an audit event, with the roles and state before and after."""
+        self.need(self.edit_roles, "changing a user")
+        state = inspect(model)
+        roles = state.attrs.roles.history
+        active = state.attrs.active.history
+        before_roles = (
+            sorted(r.name for r in (roles.unchanged + roles.deleted)) if roles.has_changes() else None
+        )
+        after_roles = sorted(r.name for r in model.roles)
+        before = {"roles": before_roles if before_roles is not None else after_roles}
+        before["active"] = active.deleted[0] if active.deleted else model.active
+        after = {"roles": after_roles, "active": model.active}
+        if before != after:
+            audit.record(_db().scoped(), _actor(), "permissions", "user", str(model.id), before, after)
+
+
+class ValueSets(Guarded, BaseView):
+    """Every value set of every published ruleset: how many entries, of which kinds."""
+
+    @expose("/")
+    def index(self) -> Any:
+        rows = []
+        for ruleset in store.published_rulesets(_db().scoped()):
+            for name, valueset in ruleset.valuesets.items():
+                rows.append((ruleset.id, ruleset.version, name, valueset))
+        return self.render("analyst/valuesets.html", rows=rows)
+
+
 def init_app(app: Any) -> Admin:
     """Mount Flask-Admin at /admin/ with a per-request CSP nonce for its inline scripts."""
     db = app.extensions["priorauth.db"]
@@ -529,6 +579,8 @@ def init_app(app: Any) -> Admin:
         warnings.filterwarnings("ignore", "Passing a session object directly", DeprecationWarning)
         admin.add_view(Payers(Payer, db.scoped, name="Payers", endpoint="payers"))
         admin.add_view(Audit(AuditEvent, db.scoped, name="Audit", endpoint="audit"))
+        admin.add_view(Users(User, db.scoped, name="Users", endpoint="users"))
+    admin.add_view(ValueSets(name="Value sets", endpoint="valuesets", url="/admin/valuesets"))
     _register_access(app, admin)
     return admin
 

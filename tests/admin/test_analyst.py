@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from admin import create_app, store
-from admin.models import AuditEvent, DocumentVersion, Payer
+from admin.models import AuditEvent, DocumentVersion, Payer, Role, User
 from tests.accounts import add_user, csrf_token, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -264,3 +264,30 @@ def test_a_value_set_imported_from_csv_lands_in_the_draft_and_bad_rows_are_named
     body = ana.get(edit).get_data(as_text=True)
     assert "line 2: &#39;not a code&#39; is not a code" in body and "line 3:" in body
     assert "Nothing was imported: 2 problem(s) in b.csv." in body
+
+
+def test_an_admin_changes_roles_in_the_users_view_and_it_is_audited(app: Any) -> None:
+    adm = _client(app, "adm@example.org")
+    with app.extensions["priorauth.db"].transaction() as session:
+        ana = session.scalar(select(User).where(User.email == "ana@example.org"))
+        ana_id = ana.id
+        reviewer_role = session.scalar(select(Role).where(Role.name == "reviewer")).id
+        analyst_role = session.scalar(select(Role).where(Role.name == "analyst")).id
+    page = f"/admin/users/edit/?id={ana_id}"
+    response = _post(adm, page, {"active": "y", "roles": [str(analyst_role), str(reviewer_role)]})
+    assert response.status_code == 302
+    with app.extensions["priorauth.db"].transaction() as session:
+        event = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        roles = sorted(r.name for r in session.get(User, ana_id).roles)
+    assert roles == ["analyst", "reviewer"]
+    assert (event.action, event.before["roles"], event.after["roles"]) == (
+        "permissions",
+        ["analyst"],
+        ["analyst", "reviewer"],
+    )
+    assert _client(app, "ana@example.org").get("/admin/users/").status_code == 403
+
+
+def test_the_value_sets_page_lists_every_published_set(app: Any) -> None:
+    body = _client(app, "ana@example.org").get("/admin/valuesets/").get_data(as_text=True)
+    assert "acme-commercial</a> v4" in body and "mri_ct" in body
