@@ -467,6 +467,8 @@ class Payers(SecureModelView):
 
 class Audit(SecureModelView):
     roles = frozenset({"admin", "reviewer"})
+    list_template = "analyst/audit_list.html"
+    column_formatters = {"at": lambda v, c, m, p: m.at.strftime("%Y-%m-%d %H:%M:%S UTC")}
     can_create = can_edit = can_delete = False
     can_view_details = True
     column_list = ("id", "at", "actor", "action", "entity_type", "entity_id")

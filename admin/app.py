@@ -104,7 +104,7 @@ def _security_headers(response: Response) -> Response:
     nonce = g.get("csp_nonce")
     if nonce:  # a Flask-Admin page: its inline scripts and styles carry this request's nonce
         policy = CSP.replace("script-src 'self'", f"script-src 'self' 'nonce-{nonce}'").replace(
-            "style-src 'self'", f"style-src 'self' 'nonce-{nonce}'; style-src-attr 'unsafe-inline'"
+            "style-src 'self'", f"style-src 'self' 'nonce-{nonce}'"
         )
         response.headers["Content-Security-Policy"] = policy
     response.headers.setdefault("Content-Security-Policy", CSP)

@@ -291,3 +291,11 @@ def test_an_admin_changes_roles_in_the_users_view_and_it_is_audited(app: Any) ->
 def test_the_value_sets_page_lists_every_published_set(app: Any) -> None:
     body = _client(app, "ana@example.org").get("/admin/valuesets/").get_data(as_text=True)
     assert "acme-commercial</a> v4" in body and "mri_ct" in body
+
+
+def test_the_audit_list_offers_the_chain_check_and_it_reports_intact(app: Any) -> None:
+    rev = _client(app, "rev@example.org")
+    body = rev.get("/admin/audit/").get_data(as_text=True)
+    assert "Verify the chain" in body and re.search(r"\d\d:\d\d:\d\d UTC\s*</td>", body)
+    rev.get("/admin/audit/verify")
+    assert "chain intact" in rev.get("/admin/audit/").get_data(as_text=True)
