@@ -31,6 +31,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import Forbidden, NotFound
 from wtforms import SelectMultipleField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import ValidationError
 
 from admin import audit, backtest, compare, store, valueset_csv
 from admin.db import Database
@@ -253,7 +254,9 @@ class Documents(Guarded, BaseView):
         forms = store.published_forms(session)
         try:
             ruleset = load_ruleset(text, "<editor>", form_types(forms))
-            decision = Evaluator([ruleset], forms, backend="durable").evaluate(facts, date.today())
+            # compiled: the same decisions as durable (tests hold them equal), and an unsaved text
+            # does not register a durable-rules ruleset that would live on in the process
+            decision = Evaluator([ruleset], forms, backend="compiled").evaluate(facts, date.today())
         except LoadError as exc:
             return {"problems": list(exc.problems)}
         except EngineError as exc:
@@ -529,8 +532,10 @@ class Users(SecureModelView):
     form_columns = ("active", "roles")
 
     def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
-        """A permission change is an audit event, with the roles and state before and after."""
-        self.need(self.edit_roles, "changing a user")
+        """A permission change is an audit event, with the roles and state before and after.
+
+        (No role check here: the view is admin-only, and an admin editing their own roles would
+        already see the new roles on `current_user`, the same row.)"""
         state = inspect(model)
         roles = state.attrs.roles.history
         active = state.attrs.active.history
@@ -541,6 +546,14 @@ class Users(SecureModelView):
         before = {"roles": before_roles if before_roles is not None else after_roles}
         before["active"] = active.deleted[0] if active.deleted else model.active
         after = {"roles": after_roles, "active": model.active}
+        session = _db().scoped()
+        admins = session.scalars(select(User).where(User.active.is_(True))).all()
+        if not any(
+            u.active and any(r.name == "admin" for r in u.roles) for u in admins if u is not model
+        ) and not (model.active and "admin" in after_roles):
+            raise ValidationError(
+                "This would leave no active admin: give the admin role to someone else first."
+            )
         if before != after:
             audit.record(_db().scoped(), _actor(), "permissions", "user", str(model.id), before, after)
 

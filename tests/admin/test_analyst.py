@@ -299,3 +299,15 @@ def test_the_audit_list_offers_the_chain_check_and_it_reports_intact(app: Any) -
     assert "Verify the chain" in body and re.search(r"\d\d:\d\d:\d\d UTC\s*</td>", body)
     rev.get("/admin/audit/verify")
     assert "chain intact" in rev.get("/admin/audit/").get_data(as_text=True)
+
+
+def test_the_last_admin_cannot_remove_their_own_admin_role(app: Any) -> None:
+    adm = _client(app, "adm@example.org")
+    with app.extensions["priorauth.db"].transaction() as session:
+        me = session.scalar(select(User).where(User.email == "adm@example.org")).id
+        analyst_role = session.scalar(select(Role).where(Role.name == "analyst")).id
+    page = f"/admin/users/edit/?id={me}"
+    response = _post(adm, page, {"active": "y", "roles": [str(analyst_role)]})
+    assert "This would leave no active admin" in response.get_data(as_text=True)
+    with app.extensions["priorauth.db"].transaction() as session:
+        assert [r.name for r in session.get(User, me).roles] == ["admin"]
