@@ -89,6 +89,8 @@ class User(Base, FsUserMixin):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     tf_last_counter: Mapped[int | None] = mapped_column(Integer)  # last TOTP step used: no replays
     # -- end --
+    # the practice this person works for: they see its cases only (admin/models_cases.py)
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
 
     def __str__(self) -> str:
         return self.email
@@ -204,3 +206,7 @@ class AuditEvent(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)  # one successor per row
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# the case tables live in their own module; importing it here puts them in Base.metadata
+from admin import models_cases  # noqa: E402,F401

@@ -25,6 +25,12 @@ from admin.db import Database, sqlite_url
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES = os.environ.get("PRIORAUTH_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TABLES = (
+    "case_usage",
+    "case_responses",
+    "case_answers",
+    "case_documents",
+    "case_decisions",
+    "cases",
     "audit_events",
     "document_versions",
     "documents",
@@ -35,6 +41,7 @@ TABLES = (
     "users",
     "roles",
     "payers",
+    "organizations",
 )
 
 
