@@ -65,7 +65,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from admin import api
 
     api.init_app(app, csrf)
-    from admin import analyst, vendor
+    from admin import analyst, casepages, vendor
+
+    app.register_blueprint(casepages.bp)
 
     vendor.init_app(app)
     analyst.init_app(app)

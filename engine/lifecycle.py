@@ -176,6 +176,8 @@ def next_action(state: CaseState, today: date) -> tuple[str, date | datetime | N
     if where == "eligibility":
         return "Verify the patient's coverage and eligibility", None
     if where == "packet-prep":
+        if decision.get("ruleset") is None and decision.get("auth") in ("review", "unknown", None):
+            return "Review by hand: no ruleset decides this case", None
         missing = len(decision.get("missing") or ())
         what = (
             f"Gather {missing} missing item{'s' if missing != 1 else ''}" if missing else "Complete the forms"

@@ -181,3 +181,8 @@ def test_the_next_action_carries_its_date() -> None:
     assert next_action(ready, TODAY) == ("Submit the request to the payer", date(2026, 12, 4))
     submitted = _case("submitted", submitted_at=NOW, last_check_at=NOW + timedelta(days=1))
     assert next_action(submitted, TODAY)[1] == NOW + timedelta(days=3)
+
+
+def test_a_case_no_ruleset_decides_goes_to_a_person() -> None:
+    state = _case("draft", decision={"auth": "review", "ruleset": None, "ready": False, "missing": []})
+    assert next_action(state, TODAY) == ("Review by hand: no ruleset decides this case", None)
