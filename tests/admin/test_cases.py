@@ -157,3 +157,31 @@ def test_submitting_a_closed_case_is_refused_before_anything_changes(db: Databas
         with pytest.raises(cases.CaseError, match="cannot go from cancelled to submitted"):
             cases.submit(session, case, "coo", reference="X")
         assert (case.status, case.submitted_at, case.submission_reference) == ("cancelled", None, None)
+
+
+def test_queue_counts_and_aging_queries_on_both_databases(db: Database) -> None:
+    from datetime import UTC, datetime
+
+    from admin import queue
+
+    with db.transaction() as session:
+        org = cases.organization(session)
+        for age, facts in ((1, READY), (5, MISSING), (40, READY)):
+            case = cases.create(session, org, "coo", facts)
+            case.created_at = datetime.now(UTC) - timedelta(days=age)
+        rows, total = queue.queue(session, org.id, queue.Filters(payer="acme"))
+        assert total == 3 and [r.next_due is None for r in rows] == sorted(r.next_due is None for r in rows)
+        assert queue.stage_counts(session, org.id)["submit"] == 2
+        table = queue.aging(session, org.id)
+    assert table == {
+        "acme": {
+            "0-2": 1,
+            "3-7": 1,
+            "8-14": 0,
+            "15-30": 0,
+            "30+": 1,
+            "pending": 0,
+            "denied": 0,
+            "expiring": 0,
+        }
+    }
