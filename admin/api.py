@@ -68,6 +68,7 @@ def _authenticate() -> None:
         row, user = found
         g.api_scopes = set(row.scopes) & tokens.allowed_scopes(user)
         g.api_actor = f"token:{row.prefix} ({user.email})"
+        g.api_organization_id = user.organization_id
 
 
 def scope(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -261,6 +262,62 @@ def evaluate() -> Any:
         raise ApiError(422, [{"path": path, "message": what} for path, what in exc.errors]) from None
     except EngineError as exc:
         raise _error(422, str(exc)) from None
+
+
+# -- cases -----------------------------------------------------------------------------------------
+def _organization(session: Any) -> Any:
+    from admin import cases
+    from admin.models_cases import Organization
+
+    org_id = g.get("api_organization_id")
+    if org_id:
+        org = session.get(Organization, org_id)
+        if org is not None:
+            return org
+    try:
+        return cases.organization(session)
+    except cases.CaseError:
+        raise _error(403, "the token's user belongs to no organization: ask an admin to set it") from None
+
+
+@bp.post("/cases")
+@scope("cases.write")
+def create_case() -> Any:
+    """Case facts, or a FHIR R4 Bundle mapped to facts; the new case with its decision."""
+    from admin import cases
+
+    body = _json_body()
+    warnings: list[dict[str, Any]] = []
+    if isinstance(body, dict) and body.get("resourceType") == "Bundle":
+        from connectors.fhir.intake import bundle_to_facts
+
+        intake = bundle_to_facts(body)
+        errors = [{"path": p.path, "message": p.message} for p in intake.problems if p.severity == "error"]
+        if errors:
+            raise ApiError(422, errors)
+        warnings = [{"path": p.path, "message": p.message} for p in intake.problems if p.severity != "error"]
+        body = intake.facts
+    if not isinstance(body, dict):
+        raise _error(400, "send one case's facts as a JSON object, or a FHIR R4 Bundle")
+    try:
+        with _db().transaction() as session:
+            case = cases.create(session, _organization(session), g.api_actor, body, why="api")
+            shown = cases.show(case)
+    except cases.CaseError as exc:
+        raise ApiError(422, [{"path": f or None, "message": m} for f, m in exc.problems]) from None
+    return jsonify({**shown, "warnings": warnings}), 201
+
+
+@bp.get("/cases/<reference>")
+@scope("cases.read")
+def get_case(reference: str) -> Any:
+    from admin import cases
+
+    with _db().transaction() as session:
+        try:
+            return jsonify(cases.show(cases.get(session, _organization(session), reference)))
+        except cases.CaseNotFound:
+            raise _error(404, f"there is no case {reference}") from None
 
 
 @bp.get("/openapi.json")

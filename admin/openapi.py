@@ -120,6 +120,44 @@ def document() -> dict[str, Any]:
         "paths": {
             **_documents("rulesets"),
             **_documents("forms"),
+            "/api/cases": {
+                "post": {
+                    "summary": "Create a case from its facts or from a FHIR R4 Bundle; it is evaluated at once",
+                    "operationId": "create_case",
+                    "security": [{"token": ["cases.write"]}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "description": "case facts (docs/facts.md) or a FHIR R4 Bundle (docs/intake.md)",
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        **_responses("The case", "Case", 400, 415, 422),
+                        "201": {
+                            "description": "The new case, with its stage, next action and decision",
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/Case"}}
+                            },
+                        },
+                    },
+                }
+            },
+            "/api/cases/{reference}": {
+                "get": {
+                    "summary": "One case of the token's organization",
+                    "operationId": "get_case",
+                    "parameters": [
+                        {"name": "reference", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "security": [{"token": ["cases.read"]}],
+                    "responses": _responses("The case", "Case", 404),
+                }
+            },
             "/api/evaluate": {
                 "post": {
                     "summary": "Decide one case against what is published",
@@ -210,6 +248,21 @@ def document() -> dict[str, Any]:
                                 },
                             },
                         }
+                    },
+                },
+                "Case": {
+                    "type": "object",
+                    "properties": {
+                        "reference": {"type": "string"},
+                        "status": {"type": "string"},
+                        "stage": {"type": "string"},
+                        "next_action": {"type": "string"},
+                        "next_due": {"type": ["string", "null"], "format": "date-time"},
+                        "deadlines": {"type": "object"},
+                        "approval": {"type": "object"},
+                        "facts": {"type": "object"},
+                        "decision": {"$ref": "#/components/schemas/Decision"},
+                        "warnings": {"type": "array", "items": {"$ref": "#/components/schemas/Error"}},
                     },
                 },
                 "Decision": {

@@ -30,6 +30,8 @@ SCOPES = {
     "forms.write": "push form drafts",
     "forms.publish": "publish, retire and roll back forms",
     "cases.evaluate": "evaluate case facts against what is published",
+    "cases.read": "read the cases of the token's organization",
+    "cases.write": "create cases (facts or a FHIR Bundle) in the token's organization",
     "audit.read": "read the audit trail and verify its chain",
 }
 # the scopes each role may hand to a token of its own
@@ -44,8 +46,10 @@ ROLE_SCOPES = {
         "forms.write",
         "forms.publish",
         "cases.evaluate",
+        "cases.read",
+        "cases.write",
     },
-    "coordinator": {"cases.evaluate", "forms.read"},
+    "coordinator": {"cases.evaluate", "cases.read", "cases.write", "forms.read"},
     "manager": {"rulesets.read", "forms.read"},
     "admin": {"audit.read", "rulesets.read", "forms.read"},
 }

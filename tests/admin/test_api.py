@@ -237,3 +237,17 @@ def test_tokens_cli_creates_once_lists_and_revokes(
     assert app.test_client().get("/api/forms", headers=_auth(token)).status_code == 401
     status = main(["tokens", "create", "--user", "it@example.org", "--name", "x", "--scope", "audit.read"])
     assert status == 1 and "may not grant audit.read" in capsys.readouterr().err
+
+
+def test_a_case_posted_as_facts_is_created_evaluated_and_readable(client: Any, app: Any) -> None:
+    _user(app, "coo@example.org", "coordinator")
+    token = _token(app, "coo@example.org", "cases.write", "cases.read")
+    response = client.post("/api/cases", headers=_auth(token), json=CASE)
+    assert response.status_code == 201, response.get_json()
+    made = response.get_json()
+    assert made["reference"].startswith("PA-") and made["stage"] == "submit" and made["warnings"] == []
+    again = client.get(f"/api/cases/{made['reference']}", headers=_auth(token))
+    assert again.status_code == 200 and again.get_json()["decision"]["ruleset"]["id"] == "acme-commercial"
+    assert client.get("/api/cases/PA-NOPE", headers=_auth(token)).status_code == 404
+    bad = client.post("/api/cases", headers=_auth(token), json={**CASE, "urgency": 3})
+    assert bad.status_code == 422 and bad.get_json()["errors"][0]["path"] == "urgency"
