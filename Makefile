@@ -53,6 +53,8 @@ run: $(STAMP) $(ASSETS)
 	@$(BIN)/priorauth db upgrade
 	@$(BIN)/priorauth forms push forms --publish
 	@$(BIN)/priorauth rulesets push rulesets --publish
+	@# a synthetic demo practice (admin/demo.py), only while the store has no cases at all
+	@$(BIN)/priorauth demo seed --if-empty
 	$(BIN)/priorauth serve --host $(HOST) --port $(PORT)
 
 demo: $(STAMP)

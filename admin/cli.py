@@ -10,6 +10,7 @@ priorauth serve [--host H] [--port P]
 priorauth db upgrade · priorauth audit verify · priorauth rulesets|forms push|list|pull|diff|publish...
 priorauth tokens create|list|revoke ...   (admin/cli_tokens.py)
 priorauth cases import|show|submit|respond|renew ...   (admin/cli_cases.py)
+priorauth demo seed [--cases N] [--org SLUG] [--seed S] [--if-empty]   (admin/cli_demo.py)
 priorauth users create-admin|add|list|roles|deactivate|activate|reset ...   (admin/cli_users.py)
 """
 
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from admin.cli_cases import add_commands as add_case_commands
+from admin.cli_demo import add_commands as add_demo_commands
 from admin.cli_store import add_commands, add_document_commands
 from admin.cli_store import run as run_store_command
 from admin.cli_tokens import add_commands as add_token_commands
@@ -104,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_user_commands(sub, _Parser)
     add_token_commands(sub, _Parser)
     add_case_commands(sub, _Parser)
+    add_demo_commands(sub, _Parser)
 
     fm = sub.add_parser("forms", help="work with readiness forms").add_subparsers(
         dest="action", required=True, parser_class=_Parser
