@@ -251,3 +251,18 @@ def test_a_case_posted_as_facts_is_created_evaluated_and_readable(client: Any, a
     assert client.get("/api/cases/PA-NOPE", headers=_auth(token)).status_code == 404
     bad = client.post("/api/cases", headers=_auth(token), json={**CASE, "urgency": 3})
     assert bad.status_code == 422 and bad.get_json()["errors"][0]["path"] == "urgency"
+
+
+def test_a_fhir_bundle_posted_becomes_a_case_with_its_unmapped_elements_as_warnings(
+    client: Any, app: Any
+) -> None:
+    _user(app, "coo@example.org", "coordinator")
+    token = _token(app, "coo@example.org", "cases.write")
+    bundle = json.loads((ROOT / "tests" / "fixtures" / "fhir" / "mri-lumbar-acme.bundle.json").read_text())
+    response = client.post("/api/cases", headers=_auth(token), json=bundle)
+    assert response.status_code == 201, response.get_json()
+    made = response.get_json()
+    assert made["decision"]["ruleset"]["id"] == "acme-commercial" and made["warnings"]
+    broken = json.loads((ROOT / "tests" / "fixtures" / "fhir" / "invalid-resource.bundle.json").read_text())
+    response = client.post("/api/cases", headers=_auth(token), json=broken)
+    assert response.status_code == 422 and response.get_json()["errors"][0]["path"].startswith("Bundle.entry")

@@ -93,3 +93,15 @@ def test_a_bad_file_imports_nothing_and_the_good_ones_go_on(
 def test_an_unknown_case_is_not_found(capsys: pytest.CaptureFixture[str], use: Database) -> None:
     status, _, err = run(capsys, "cases", "show", "PA-NOPE")
     assert status == 1 and err == "priorauth: there is no case PA-NOPE\n"
+
+
+def test_a_fhir_bundle_and_a_worklist_import_through_the_connectors(
+    capsys: pytest.CaptureFixture[str], use: Database
+) -> None:
+    fixtures = ROOT / "tests" / "fixtures"
+    status, out, err = run(capsys, "cases", "import", fixtures / "fhir" / "mri-lumbar-acme.bundle.json")
+    assert status == 0 and out.startswith("PA-") and "(not imported)" in err  # unmapped elements are named
+    status, out, err = run(capsys, "cases", "import", fixtures / "worklists" / "bad-rows.csv")
+    assert status == 1 and out.count("PA-") >= 1 and "bad-rows.csv:" in err
+    status, out, err = run(capsys, "cases", "import", fixtures / "fhir" / "invalid-resource.bundle.json")
+    assert status == 1 and out == "" and "invalid-resource.bundle.json: Bundle.entry" in err
