@@ -55,7 +55,7 @@ class Evaluator:
         self._by_compiled: dict[int, Callable[[Flat, date], list[int]]] = {}
         shared: dict[frozenset[tuple[str, str]], tuple[dict[str, str], Fits]] = {}
         rulesets = list(rulesets)
-        self._read = reader(_agreed(rulesets, base))
+        self._read = reader(_agreed(rulesets, base), _read_paths(rulesets, self.forms.values()))
         for ruleset in rulesets:
             extra = {p: t for p, t in ruleset.types.items() if p not in base}
             # rulesets that declare the same paths share one table, so a case is typed once for them
@@ -291,6 +291,36 @@ class Evaluator:
             for (index, typed), fired in zip(members, results, strict=True):
                 out[index] = decide(typed, typed[AS_OF], fired, form_complete)
         return [o for o in out if o is not None]
+
+
+#: The fact paths the evaluator itself reads: choosing the ruleset (payer, date of service,
+#: as_of), preparing the facts (urgency, patient.age from patient.birth_date), the decision
+#: (case_id) and the forms (answers).
+_OWN_PATHS = frozenset(
+    {"case_id", "as_of", "urgency", "patient.birth_date", "coverage.payer", "service.date", "answers"}
+)
+
+
+def _read_paths(rulesets: Iterable[Ruleset], forms: Iterable[Form]) -> frozenset[str]:
+    """Every fact path anything evaluating these rulesets with these forms reads from the facts.
+
+    The rules, scopes and items test them, the evaluator chooses and decides with them, forms
+    write them; the reader need not store any other (it still type-checks every known path).
+    """
+    paths = set(_OWN_PATHS)
+    base = base_types()
+    for ruleset in rulesets:
+        paths.update(path for path in ruleset.types if path not in base)  # its own: clinical.*, answers.*
+        if ruleset.scope is not None:
+            paths.update(paths_of(ruleset.scope))
+        for rule in ruleset.rules:
+            paths.update(paths_of(rule.when))
+        for item in ruleset.items.values():
+            if item.satisfied_by is not None:
+                paths.update(paths_of(item.satisfied_by))
+    for form in forms:
+        paths.update(form.facts.values())
+    return frozenset(paths)
 
 
 def _agreed(rulesets: Iterable[Ruleset], base: Mapping[str, str]) -> set[tuple[str, str]]:
