@@ -1,8 +1,9 @@
 """The compiled backend: a plan's rules as one generated Python function.
 
 The rules become one function, generated when the plan is prepared: each rule an `if` over
-Python's own `and` / `or` / `not`. The source holds only numbers and fixed names: the tests, fact
-paths and values come from tuples in its namespace, never from ruleset text.
+Python's own `and` / `or` / `not`. The source holds only numbers, fixed names and fact paths
+(declared ones, written with `repr()`): each test's argument and predicate are names in its
+namespace (`K<i>`, `T<i>`), never ruleset text.
 
 - Code sets on list paths (`service.codes: {any_in: lumbar_mri}`, `diagnoses: {none_in: ...}`)
   are merged per path into one `CodeIndex` (engine/gates.py), which gives each set a bit. A case's
