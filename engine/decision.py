@@ -49,7 +49,8 @@ class _Contribution:
     id: str
     priority: int
     paths: tuple[str, ...]
-    only: str | None  # the one path, when the rule tests one (most do): a dict display is quicker
+    # how many paths it tests: up to 3, the facts are one dict display (quicker than a comprehension)
+    arity: int
     outcomes: tuple[tuple[str, Any], ...]
     auth: str | None
     channel: str | None
@@ -83,7 +84,7 @@ class _Contribution:
             rule.id,
             rule.priority,
             rule.paths,
-            rule.paths[0] if len(rule.paths) == 1 else None,
+            len(rule.paths),
             rule.outcomes,
             rule.auth,
             rule.channel,
@@ -141,45 +142,65 @@ class Decider:
         for position in fired:
             rule = rules[position]
             # prepared facts hold JSON values only (dates stay ISO text), so no conversion
-            only = rule.only
-            facts = {only: get(only)} if only is not None else {path: get(path) for path in rule.paths}
+            arity = rule.arity
+            if arity == 1:
+                (p,) = rule.paths
+                facts = {p: get(p)}
+            elif arity == 2:
+                p, q = rule.paths
+                facts = {p: get(p), q: get(q)}
+            elif arity == 3:
+                p, q, r = rule.paths
+                facts = {p: get(p), q: get(q), r: get(r)}
+            else:
+                facts = {path: get(path) for path in rule.paths}
             fired_out.append({"rule": rule.id, "priority": rule.priority, "applied": not cut, "facts": facts})
             if cut:
                 continue
             if rule.outcomes:
-                auth = rule.auth if auth is None else auth
-                channel = rule.channel if channel is None else channel
-                portal = rule.portal if portal is None else portal
-                queue = rule.queue if queue is None else queue
-                urgency = rule.urgency if urgency is None else urgency
-                fax = rule.fax if fax is None else fax
+                if auth is None:
+                    auth = rule.auth
+                if channel is None:
+                    channel = rule.channel
+                if portal is None:
+                    portal = rule.portal
+                if queue is None:
+                    queue = rule.queue
+                if urgency is None:
+                    urgency = rule.urgency
+                if fax is None:
+                    fax = rule.fax
             cut = rule.final
             if not rule.lists:
                 continue
-            for form in rule.forms:
-                if form not in forms:
-                    forms.append(form)
-            for note in rule.notes:
-                if note not in notes:
-                    notes.append(note)
-            for item in rule.require:
-                iid = item.id
-                if iid in why_missing or (satisfied is not None and iid in satisfied):
-                    continue
-                if item.satisfied is not None and item.satisfied(flat, as_of):
-                    if satisfied is None:
-                        satisfied = {}
-                    by = item.check.matching_records(flat, as_of)
-                    satisfied[iid] = {"id": iid, "label": item.label, "by": by}
-                else:
-                    missing.append({"id": iid, "label": item.label, "rule": rule.id})
-                    why_missing[iid] = item.why
-            for mid, label, why in rule.missing:
-                if mid not in why_missing:
-                    if satisfied is not None:
-                        satisfied.pop(mid, None)
-                    missing.append({"id": mid, "label": label, "rule": rule.id})
-                    why_missing[mid] = why
+            if rule.forms:
+                for form in rule.forms:
+                    if form not in forms:
+                        forms.append(form)
+            if rule.notes:
+                for note in rule.notes:
+                    if note not in notes:
+                        notes.append(note)
+            if rule.require:
+                for item in rule.require:
+                    iid = item.id
+                    if iid in why_missing or (satisfied is not None and iid in satisfied):
+                        continue
+                    if item.satisfied is not None and item.satisfied(flat, as_of):
+                        if satisfied is None:
+                            satisfied = {}
+                        by = item.check.matching_records(flat, as_of)
+                        satisfied[iid] = {"id": iid, "label": item.label, "by": by}
+                    else:
+                        missing.append({"id": iid, "label": item.label, "rule": rule.id})
+                        why_missing[iid] = item.why
+            if rule.missing:
+                for mid, label, why in rule.missing:
+                    if mid not in why_missing:
+                        if satisfied is not None:
+                            satisfied.pop(mid, None)
+                        missing.append({"id": mid, "label": label, "rule": rule.id})
+                        why_missing[mid] = why
         auth = auth or "unknown"
         urgency = urgency or get("urgency") or "standard"
         owed = auth == "required" or auth == "review"

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from engine.backends import BACKENDS, Runner, prepare
+from engine.conditions import Leaf
 from engine.decision import Decider, Decision, undecided
 from engine.errors import EngineError, FactsError
 from engine.facts import AS_OF, base_types, check_types, coerce, prepare_with
@@ -55,7 +56,7 @@ class Evaluator:
         self._by_compiled: dict[int, Callable[[Flat, date], list[int]]] = {}
         shared: dict[frozenset[tuple[str, str]], tuple[dict[str, str], Fits]] = {}
         rulesets = list(rulesets)
-        self._read = reader(_agreed(rulesets, base))
+        self._read = reader(_agreed(rulesets, base), _read_paths(rulesets, self.forms.values()))
         for ruleset in rulesets:
             extra = {p: t for p, t in ruleset.types.items() if p not in base}
             # rulesets that declare the same paths share one table, so a case is typed once for them
@@ -79,6 +80,8 @@ class Evaluator:
                     end,
                 )
             )
+
+        self._scopes = {payer: _scope_index(candidates) for payer, candidates in self._by_payer.items()}
 
     def runner(self, plan: Plan) -> Runner:
         key = plan.ruleset.sha256 + (plan.ruleset.file or "")
@@ -107,16 +110,41 @@ class Evaluator:
         on: str = flat.get("service.date") or flat["as_of"]
         if read_typed:  # every fact already has its type, for every ruleset: no views to make
             as_of = flat[AS_OF]
-            effective = False
-            applies = []
+            effective = several = False
+            found: _Compiled | None = None
+            index = self._scopes[payer]
+            if index is not None:  # the candidates whose scope holds, by one lookup
+                path, by_value = index
+                value = flat.get(path)
+                for c in by_value.get(value, ()) if type(value) is str else ():
+                    end = c.end
+                    if c.start <= on and (end is None or on <= end):
+                        if found is not None:
+                            found = None
+                            break
+                        found = c
+                if found is not None:
+                    return flat, found
             for c in candidates:
-                if c.start <= on and (c.end is None or on <= c.end):
+                end = c.end
+                if c.start <= on and (end is None or on <= end):
                     effective = True
-                    if c.scope is None or c.scope(flat, as_of):
-                        applies.append(c)
-            if len(applies) == 1:
-                return flat, applies[0]
+                    scope = c.scope
+                    if scope is None or scope(flat, as_of):
+                        if found is None:
+                            found = c
+                        else:
+                            several = True
+            if found is not None and not several:
+                return flat, found
             if effective:
+                applies = [
+                    c
+                    for c in candidates
+                    if c.start <= on
+                    and (c.end is None or on <= c.end)
+                    and (c.scope is None or c.scope(flat, as_of))
+                ]
                 return self._choose(flat, payer, [(c, flat, []) for c in applies])
         in_effect = [c for c in candidates if c.start <= on and (c.end is None or on <= c.end)]
         if not in_effect:
@@ -291,6 +319,63 @@ class Evaluator:
             for (index, typed), fired in zip(members, results, strict=True):
                 out[index] = decide(typed, typed[AS_OF], fired, form_complete)
         return [o for o in out if o is not None]
+
+
+#: The fact paths the evaluator itself reads: choosing the ruleset (payer, date of service,
+#: as_of), preparing the facts (urgency, patient.age from patient.birth_date), the decision
+#: (case_id) and the forms (answers).
+_OWN_PATHS = frozenset(
+    {"case_id", "as_of", "urgency", "patient.birth_date", "coverage.payer", "service.date", "answers"}
+)
+
+
+def _scope_index(
+    candidates: Sequence[_Compiled],
+) -> tuple[str, dict[str, tuple[_Compiled, ...]]] | None:
+    """(path, value -> rulesets) when every ruleset's scope is one `eq` / `in` test of text on
+    the same text path (`coverage.plan_type: {in: [commercial, employer-group]}`, as payers split
+    their lines of business); None otherwise. A typed text fact is text or missing, so a lookup
+    answers exactly what the scopes would."""
+    path: str | None = None
+    by_value: dict[str, list[_Compiled]] = {}
+    for c in candidates:
+        node = c.ruleset.scope
+        if not isinstance(node, Leaf) or node.kind != "string" or (path is not None and node.path != path):
+            return None
+        path = node.path
+        if node.op == "eq" and type(node.arg) is str:
+            values: Iterable[str] = (node.arg,)
+        elif node.op == "in" and isinstance(node.arg, frozenset) and all(type(v) is str for v in node.arg):
+            values = node.arg
+        else:
+            return None
+        for value in values:
+            by_value.setdefault(value, []).append(c)
+    if path is None:
+        return None
+    return path, {value: tuple(found) for value, found in by_value.items()}
+
+
+def _read_paths(rulesets: Iterable[Ruleset], forms: Iterable[Form]) -> frozenset[str]:
+    """Every fact path anything evaluating these rulesets with these forms reads from the facts.
+
+    The rules, scopes and items test them, the evaluator chooses and decides with them, forms
+    write them; the reader need not store any other (it still type-checks every known path).
+    """
+    paths = set(_OWN_PATHS)
+    base = base_types()
+    for ruleset in rulesets:
+        paths.update(path for path in ruleset.types if path not in base)  # its own: clinical.*, answers.*
+        if ruleset.scope is not None:
+            paths.update(paths_of(ruleset.scope))
+        for rule in ruleset.rules:
+            paths.update(paths_of(rule.when))
+        for item in ruleset.items.values():
+            if item.satisfied_by is not None:
+                paths.update(paths_of(item.satisfied_by))
+    for form in forms:
+        paths.update(form.facts.values())
+    return frozenset(paths)
 
 
 def _agreed(rulesets: Iterable[Ruleset], base: Mapping[str, str]) -> set[tuple[str, str]]:

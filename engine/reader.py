@@ -15,7 +15,7 @@ has nothing left to type-check (evaluate.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 from engine import facts as _facts
@@ -30,8 +30,11 @@ _FAST = {
     "string": "type(v) is str",
     "date": "type(v) is str and (v in DATES or iso(v))",
     "[string]": "type(v) is list and all_text(v)",
-    "integer": "type(v) is int and -MAX <= v <= MAX",
-    "number": "(type(v) is int or type(v) is float) and -MAX <= v <= MAX",
+    # the bounds as constants of the value's own type: `-MAX` would build a new int every time,
+    # and a float compared with a large int takes CPython's slow exact path (same answers: MAX
+    # is a whole number a double holds exactly)
+    "integer": "type(v) is int and MIN <= v <= MAX",
+    "number": "(type(v) is int and MIN <= v <= MAX) or (type(v) is float and FMIN <= v <= FMAX)",
     "boolean": "type(v) is bool",
 }
 _FITS = {**_FAST, "any": "True"}
@@ -60,48 +63,60 @@ def _not_object(path: str, value: Any, errors: list[tuple[str, str]]) -> None:
     errors.append((path, f"expected an object, got {_facts.kind_of(value)}"))
 
 
-def _leaf(pad: str, source: str, key: str, path: str, kind: str, lines: list[str]) -> None:
+def _leaf(pad: str, source: str, key: str, path: str, kind: str, lines: list[str], store: bool) -> None:
     fast = _FAST.get(kind)
     if kind == "[object]" and path in _facts.element_types():
         # records whose fields all fit (the usual case) are kept as they are, unchecked twice
         fast = f"type(v) is list and records_{_name(path)}(v)"
-    lines += [f"{pad}v = {source}.get({key!r})", f"{pad}if v is not None:"]
+    lines.append(f"{pad}v = {source}.get({key!r})")
+    slow = f"slow({path!r}, {kind!r}, v, flat, errors)"
     if fast is None:
-        lines.append(f"{pad}    slow({path!r}, {kind!r}, v, flat, errors)")
+        lines += [f"{pad}if v is not None:", f"{pad}    {slow}"]
         return
+    # Every fast test opens with a type test, false on None: a value that passes it needs no
+    # test for None first (most known paths are there), and only one that fails it does.
     if kind == "[string]":  # the loop inline: lists of codes are the commonest facts
         lines += [
-            f"{pad}    if type(v) is list:",
-            f"{pad}        for x in v:",
-            f"{pad}            if type(x) is not str:",
-            f"{pad}                slow({path!r}, {kind!r}, v, flat, errors)",
-            f"{pad}                break",
-            f"{pad}        else:",
-            f"{pad}            flat[{path!r}] = v",
+            f"{pad}if type(v) is list:",
+            f"{pad}    for x in v:",
+            f"{pad}        if type(x) is not str:",
+            f"{pad}            {slow}",
+            f"{pad}            break",
         ]
-    else:
-        lines.append(f"{pad}    if {fast}:")
-        lines.append(f"{pad}        flat[{path!r}] = v")
-    lines += [f"{pad}    else:", f"{pad}        slow({path!r}, {kind!r}, v, flat, errors)"]
+        if store:
+            lines += [f"{pad}    else:", f"{pad}        flat[{path!r}] = v"]
+        lines += [f"{pad}elif v is not None:", f"{pad}    {slow}"]
+    elif store:
+        lines += [
+            f"{pad}if {fast}:",
+            f"{pad}    flat[{path!r}] = v",
+            f"{pad}elif v is not None:",
+            f"{pad}    {slow}",
+        ]
+    else:  # checked all the same (a wrong type is an error), but nobody reads it: not stored
+        lines += [f"{pad}if not ({fast}) and v is not None:", f"{pad}    {slow}"]
 
 
 def _emit(
-    tree: Mapping[str, Any], source: str, depth: int, lines: list[str], free: Mapping[str, str]
+    tree: Mapping[str, Any],
+    source: str,
+    depth: int,
+    lines: list[str],
+    free: Mapping[str, str],
+    keep: frozenset[str] | None,
 ) -> None:
     pad = "    " * depth
     for key, (path, kind, children) in tree.items():
         if kind != "object":
-            _leaf(pad, source, key, path, kind, lines)
+            _leaf(pad, source, key, path, kind, lines, keep is None or path in keep)
             continue
         var = f"o{depth}"
-        lines += [
-            f"{pad}{var} = {source}.get({key!r})",
-            f"{pad}if {var} is not None:",
-            f"{pad}    if isinstance({var}, dict):",
-            f"{pad}        flat[{path!r}] = {var}",
-        ]
+        lines += [f"{pad}{var} = {source}.get({key!r})", f"{pad}if {var} is not None:"]
+        lines.append(f"{pad}    if isinstance({var}, dict):")
+        if keep is None or path in keep:
+            lines.append(f"{pad}        flat[{path!r}] = {var}")
         if children is not None:
-            _emit(children, var, depth + 2, lines, free)
+            _emit(children, var, depth + 2, lines, free, keep)
         elif path in free:  # clinical: the declared names read and typed here, if they are all
             lines += [
                 f"{pad}        if not {free[path]}({var}, flat):",
@@ -141,7 +156,9 @@ def _emit_records(path: str, fields: Mapping[str, str], lines: list[str]) -> Non
     lines += ["    return True", ""]
 
 
-def _emit_free(name: str, prefix: str, types: Mapping[str, str], lines: list[str]) -> None:
+def _emit_free(
+    name: str, prefix: str, types: Mapping[str, str], lines: list[str], keep: frozenset[str] | None
+) -> None:
     """name(o, flat): the facts of object `o` into `flat`, if each is a declared one that fits.
 
     False as soon as one is not (an undeclared name, a value of another type, a nested object):
@@ -156,8 +173,9 @@ def _emit_free(name: str, prefix: str, types: Mapping[str, str], lines: list[str
             "    if v is not None:",
             f"        if not ({_FITS.get(types[path], 'False')}):",
             "            return False",
-            f"        flat[{path!r}] = v",
         ]
+        if keep is None or path in keep:
+            lines.append(f"        flat[{path!r}] = v")
     lines += ["    return True", ""]
 
 
@@ -167,19 +185,27 @@ def _namespace() -> dict[str, Any]:
         "DATES": _facts.DATES,
         "all_text": _all_text,
         "MAX": _facts.MAX_NUMBER,
+        "MIN": -_facts.MAX_NUMBER,
+        "FMAX": float(_facts.MAX_NUMBER),
+        "FMIN": -float(_facts.MAX_NUMBER),
         "slow": _slow,
         "not_object": _not_object,
         "flatten": _facts.flatten,
     }
 
 
-def reader(declared: Iterable[tuple[str, str]] = ()) -> Reader:
-    """The reader for the fact schema and `declared` (clinical.* path, type) pairs."""
-    return _reader(frozenset(declared))
+def reader(declared: Iterable[tuple[str, str]] = (), keep: Iterable[str] | None = None) -> Reader:
+    """The reader for the fact schema and `declared` (clinical.* path, type) pairs.
+
+    With `keep`, a known path outside it is type-checked as always (a wrong type is still an
+    error naming it) but not written into the flat facts: an evaluator passes the paths its
+    rulesets, forms and itself read, and spares a store (and a bigger dict) per unread fact.
+    """
+    return _reader(frozenset(declared), None if keep is None else frozenset(keep))
 
 
-@cache
-def _reader(declared: frozenset[tuple[str, str]]) -> Reader:
+@lru_cache(maxsize=64)  # one per set of rulesets an evaluator is made for: bounded
+def _reader(declared: frozenset[tuple[str, str]], keep: frozenset[str] | None) -> Reader:
     lines: list[str] = []
     for path, fields in _facts.element_types().items():
         _emit_records(path, fields, lines)
@@ -188,10 +214,10 @@ def _reader(declared: frozenset[tuple[str, str]]) -> Reader:
     namespace = _namespace()
     if clinical:
         free["clinical"] = "free_clinical"
-        _emit_free("free_clinical", "clinical.", clinical, lines)
+        _emit_free("free_clinical", "clinical.", clinical, lines, keep)
         namespace["NAMES_free_clinical"] = frozenset(path[9:] for path in clinical)
     lines += ["def read(o0, flat, errors):", "    typed = True"]
-    _emit(_facts.schema_tree(), "o0", 1, lines, free)
+    _emit(_facts.schema_tree(), "o0", 1, lines, free, keep)
     lines.append("    return typed")
     exec(compile("\n".join(lines), "<priorauth fact reader>", "exec"), namespace)
     read: Reader = namespace["read"]

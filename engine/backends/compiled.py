@@ -1,8 +1,9 @@
 """The compiled backend: a plan's rules as one generated Python function.
 
 The rules become one function, generated when the plan is prepared: each rule an `if` over
-Python's own `and` / `or` / `not`. The source holds only numbers and fixed names: the tests, fact
-paths and values come from tuples in its namespace, never from ruleset text.
+Python's own `and` / `or` / `not`. The source holds only numbers, fixed names and fact paths
+(declared ones, written with `repr()`): each test's argument and predicate are names in its
+namespace (`K<i>`, `T<i>`), never ruleset text.
 
 - Code sets on list paths (`service.codes: {any_in: lumbar_mri}`, `diagnoses: {none_in: ...}`)
   are merged per path into one `CodeIndex` (engine/gates.py), which gives each set a bit. A case's
@@ -129,11 +130,12 @@ class _Source:
             test = f"m{bit.path} & {1 << bit.bit}"
             return f"({test})" if bit.hold else f"(not {test})"
         leaf = self.atoms[i].leaf
-        fast = inline_test(leaf, f"get(P[{i}])", f"K[{i}]") if leaf is not None else None
+        # the path as a literal (a declared fact path, written with repr), the argument by name
+        fast = inline_test(leaf, f"get({leaf.path!r})", f"K{i}") if leaf is not None else None
         if fast is not None:
             return fast
         self.memo.add(i)
-        call = f"T[{i}](get(P[{i}]), as_of)" if leaf is not None else f"T[{i}](flat, as_of)"
+        call = f"T{i}(get({leaf.path!r}), as_of)" if leaf is not None else f"T{i}(flat, as_of)"
         return f"(a{i} if a{i} is not None else (a{i} := {call}))"
 
     def expr(self, expr: Expr, known: int | None = None) -> str:
@@ -176,7 +178,7 @@ class _Source:
                 look.append(f"R{n}(c)")
             head += [
                 f"    m{n} = 0",
-                f"    for c in get(L[{n}]) or ():",
+                f"    for c in get({self.paths[n]!r}) or ():",
                 f"        m{n} |= {' | '.join(look)}",
             ]
         head += [f"    a{i} = None" for i in sorted(self.memo)]
@@ -195,12 +197,11 @@ def generate(plan: Plan) -> Matcher:
     """One function deciding which rules fire: fired(flat, as_of) -> positions, ascending."""
     source = _Source(plan)
     text = source.function(plan.conditions)
-    namespace: dict[str, Any] = {
-        "T": tuple(value_test(a.leaf) if a.leaf is not None else a.test for a in plan.atoms),
-        "P": tuple(a.leaf.path if a.leaf is not None else "" for a in plan.atoms),
-        "K": tuple(a.leaf.arg if a.leaf is not None else None for a in plan.atoms),
-        "L": tuple(source.paths),
-    }
+    # each atom's argument and test under its own name (K<i>, T<i>): one global load, no subscript
+    namespace: dict[str, Any] = {}
+    for a in plan.atoms:
+        namespace[f"K{a.index}"] = a.leaf.arg if a.leaf is not None else None
+        namespace[f"T{a.index}"] = value_test(a.leaf) if a.leaf is not None else a.test
     for n, index in enumerate(source.indexes):
         namespace.update({f"E{n}": index.exact.get, f"X{n}": index.prefixes.get, f"R{n}": index.in_ranges})
     code = compile(text, f"<priorauth rules of {plan.ruleset.id}>", "exec")

@@ -127,3 +127,14 @@ def test_an_evaluator_reader_types_declared_clinical_facts_and_falls_back_on_any
     flat, read_typed = prepare_with(reader(DECLARED.items()), facts, TODAY)
     assert read_typed is typed
     assert flat == prepare(facts, TODAY)  # the same facts either way
+
+
+@pytest.mark.parametrize(("path", "kind"), LEAVES)
+def test_a_reader_that_keeps_no_path_still_refuses_every_wrong_type(path: str, kind: str) -> None:
+    keep_none = reader((), keep=())
+    with pytest.raises(FactsError) as caught:
+        prepare_with(keep_none, nest(path, BAD[kind]), TODAY)
+    (where, _), *_ = caught.value.errors
+    assert where == path or where.startswith(f"{path}[")
+    flat, _ = prepare_with(keep_none, nest(path, "standard" if path == "urgency" else GOOD[kind]), TODAY)
+    assert path not in flat or path == "as_of"  # kept only when told (as_of: filled in with today)

@@ -341,6 +341,10 @@ def test_ruleset_option_still_checks_payer_scope_and_dates(
         (case(coverage={"plan_type": ["SECRET-commercial"]}), "coverage.plan_type"),
         (case(clinical={"ahi": "SECRET-eighteen"}), "clinical.ahi"),
         (case(documents=[{"id": "D1", "type": "order", "date": "SECRET-yesterday"}]), "documents[0].date"),
+        # paths no rule, scope or item reads: the evaluator does not keep them, but checks them
+        (case(patient={"sex": 7}), "patient.sex"),
+        (case(providers={"ordering": {"npi": 1234567893}}), "providers.ordering.npi"),
+        (case(coverage={"group": ["SECRET-G9"]}), "coverage.group"),
     ],
 )
 def test_a_fact_of_the_wrong_type_is_an_error_naming_the_path_but_not_the_value(
@@ -406,3 +410,28 @@ def test_a_wrong_type_on_a_path_the_scope_tests_is_an_error(backend: str) -> Non
         decide(backend, [scoped], case(clinical={"ahi": "SECRET-high"}))
     assert "clinical.ahi" in str(caught.value)
     assert "SECRET" not in str(caught.value)
+
+
+def test_choosing_by_the_scope_lookup_decides_exactly_like_the_scopes(backend: str) -> None:
+    # scopes that are one eq / in test on one text path are looked up (evaluate._scope_index);
+    # overlapping scopes, versions, effective dates and missing or other values all decide the
+    # same as evaluating every scope
+    rulesets = [
+        ruleset(rid="acme-commercial", version=1),
+        ruleset(rid="acme-commercial", version=2, effective="{from: 2026-06-01}"),
+        ruleset(rid="acme-group", scope="{coverage.plan_type: employer-group}"),
+        ruleset(rid="acme-medicaid", scope="{coverage.plan_type: {in: [medicaid, chip]}}"),
+        ruleset(rid="acme-chip", scope="{coverage.plan_type: {in: [chip]}}", effective="{from: 2027-01-01}"),
+    ]
+    looked_up = Evaluator(rulesets, backend=backend)
+    every_scope = Evaluator(rulesets, backend=backend)
+    every_scope._scopes = dict.fromkeys(every_scope._scopes)  # no lookup: every scope evaluated
+    assert looked_up._scopes["acme"] is not None
+    for plan_type in ("commercial", "employer-group", "medicaid", "chip", "other", None):
+        for service_date in ("2026-03-01", "2026-12-03", "2027-02-01"):
+            facts = case(service={"date": service_date})
+            if plan_type is None:
+                del facts["coverage"]["plan_type"]
+            else:
+                facts["coverage"]["plan_type"] = plan_type
+            assert looked_up.evaluate(facts, TODAY) == every_scope.evaluate(facts, TODAY)
