@@ -44,6 +44,15 @@ READERS = frozenset({"analyst", "reviewer", "it", "admin"})
 EDITORS = frozenset({"analyst", "it"})
 PUBLISHERS = frozenset({"reviewer"})
 MAX_BACKTEST_BYTES = 20 * 1024 * 1024
+MAX_STORED = 10_000
+
+
+def stored_cases(session: Any, last: int) -> list[tuple[str, Mapping[str, Any]]]:
+    """The facts of the last `last` stored cases (newest first), named by their reference."""
+    from admin.models_cases import Case
+
+    rows = session.execute(select(Case.reference, Case.facts).order_by(Case.id.desc()).limit(last))
+    return [(str(reference), facts or {}) for reference, facts in rows]
 
 
 def _db() -> Database:
@@ -387,6 +396,13 @@ class Documents(Guarded, BaseView):
         return self.render("analyst/backtest.html", view=self, row=row, result=result, problems=problems)
 
     def _backtest_cases(self) -> tuple[list[tuple[str, Mapping[str, Any]]], list[str]]:
+        if request.form.get("source") == "stored":
+            last = request.form.get("last", 500, type=int)
+            if last is None:
+                return [], ["Say how many stored cases, as a whole number."]
+            if not 1 <= last <= MAX_STORED:
+                return [], [f"Choose between 1 and {MAX_STORED:,} stored cases."]
+            return stored_cases(_db().scoped(), last), []
         upload = request.files.get("cases")
         if upload is None or not upload.filename:
             examples = current_app.extensions["priorauth.examples"]

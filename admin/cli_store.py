@@ -7,7 +7,7 @@
     priorauth rulesets diff ID V1 V2
     priorauth rulesets submit|publish|retire VERSION_ID
     priorauth rulesets rollback ID VERSION
-    priorauth rulesets backtest VERSION_ID --cases CASES.jsonl [--csv OUT.csv]
+    priorauth rulesets backtest VERSION_ID (--cases CASES.jsonl | --last N) [--csv OUT.csv]
     priorauth audit verify
 
 The database is PRIORAUTH_DATABASE_URL, else SQLite in the instance folder. The actor recorded in
@@ -114,7 +114,9 @@ def add_document_commands(kind: str, actions: Any) -> None:
             "backtest", help="evaluate a draft beside the published version and show what changes"
         )
         bt.add_argument("version_id", type=int, metavar="VERSION_ID", help="the draft (id shown by `list`)")
-        bt.add_argument("--cases", required=True, metavar="CASES.jsonl", help="one case's facts per line")
+        source = bt.add_mutually_exclusive_group(required=True)
+        source.add_argument("--cases", metavar="CASES.jsonl", help="one case's facts per line")
+        source.add_argument("--last", type=int, metavar="N", help="the last N stored cases")
         bt.add_argument("--csv", metavar="OUT.csv", help="also write every difference to this CSV file")
         bt.set_defaults(handler=cmd_backtest)
     back = actions.add_parser("rollback", help="publish a new version with an old version's text")
@@ -293,6 +295,8 @@ def cmd_rollback(kind: str, args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    if args.last is not None:
+        return _backtest_stored(args)
     path = Path(args.cases)
     try:
         size = path.stat().st_size
@@ -336,11 +340,42 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         db.dispose()
     if progress:
         progress.done(result.cases, len(result.errors) + len(bad))
-    for line in bad + [f"{name}: {message}" for name, message in result.errors]:
+    for line in bad:
         print(line, file=sys.stderr)
-    print(
-        f"{result.changed} of {result.cases} cases decide differently with {row.document.slug} #{args.version_id}"
-    )
+    _print_backtest(result, row.document.slug, args)
+    return EXIT_FAIL if bad or result.errors else EXIT_OK
+
+
+def _backtest_stored(args: argparse.Namespace) -> int:
+    from admin.analyst import MAX_STORED, stored_cases
+
+    if not 1 <= args.last <= MAX_STORED:
+        raise StoreCliError(f"--last takes 1 to {MAX_STORED:,} cases")
+    db = open_database()
+    try:
+        with db.transaction() as session:
+            row = session.get(DocumentVersion, args.version_id)
+            if row is None or row.document.kind != "ruleset":
+                raise store.NotFound(
+                    [f"there is no ruleset version with id {args.version_id}: see `priorauth rulesets list`"]
+                )
+            forms = store.published_forms(session)
+            try:
+                draft = load_ruleset(row.text, f"{row.document.slug} #{row.id}", form_types(forms))
+            except LoadError as exc:
+                raise store.StoreError(exc.problems) from None
+            published = store.published_rulesets(session, forms)
+            result = backtest.backtest(published, forms, draft, stored_cases(session, args.last))
+    finally:
+        db.dispose()
+    _print_backtest(result, row.document.slug, args)
+    return EXIT_FAIL if result.errors else EXIT_OK
+
+
+def _print_backtest(result: backtest.Result, slug: str, args: argparse.Namespace) -> None:
+    for name, message in result.errors:
+        print(f"{name}: {message}", file=sys.stderr)
+    print(f"{result.changed} of {result.cases} cases decide differently with {slug} #{args.version_id}")
     for name, count in result.by_field.most_common():
         print(f"  {name:<8} {count:>7,}  {'#' * max(1, round(40 * count / max(result.cases, 1)))}")
     for d in result.differences[:20]:
@@ -353,7 +388,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise StoreCliError(f"{args.csv}: cannot write the file ({exc.strerror})") from None
         print(f"priorauth: wrote {args.csv}", file=sys.stderr)
-    return EXIT_FAIL if bad or result.errors else EXIT_OK
 
 
 def _number(version: int | None) -> str:

@@ -166,7 +166,7 @@ def test_compare_shows_the_new_rule_and_backtest_shows_which_cases_change(app: A
     ).get_data(as_text=True)
     assert "2 of 3 cases decide differently" in body
     assert '<td class="pa-mono">C-0</td><td>auth</td><td>unknown</td><td>required</td>' in body
-    csv = _post(ana, f"/admin/rulesets/backtest/{draft}", {"format": "csv"})
+    csv = _post(ana, f"/admin/rulesets/backtest/{draft}", {"format": "csv", "source": "file"})
     assert csv.mimetype == "text/csv" and csv.get_data(as_text=True).startswith("case,field,published,draft")
     bad = {
         "csrf_token": csrf_token(page),
@@ -311,3 +311,29 @@ def test_the_last_admin_cannot_remove_their_own_admin_role(app: Any) -> None:
     assert "This would leave no active admin" in response.get_data(as_text=True)
     with app.extensions["priorauth.db"].transaction() as session:
         assert [r.name for r in session.get(User, me).roles] == ["admin"]
+
+
+def test_backtest_runs_on_the_last_stored_cases(app: Any) -> None:
+    from admin import cases as case_service
+
+    with app.extensions["priorauth.db"].transaction() as session:
+        org = case_service.organization(session)
+        for code in ("0999T", "72148"):
+            case_service.create(
+                session, org, "seed", {**CASE, "service": {"codes": [code], "date": "2026-12-03"}}
+            )
+    ana = _client(app, "ana@example.org")
+    draft = _new_draft(ana)
+    edit = f"/admin/rulesets/edit/{draft}"
+    lock = re.search(r'name="lock" value="(\d+)"', ana.get(edit).get_data(as_text=True)).group(1)
+    assert (
+        _post(ana, edit, {"text": _live(app).text.replace("rules:\n", NEW_RULE, 1), "lock": lock}).status_code
+        == 302
+    )
+    body = _post(
+        ana, f"/admin/rulesets/backtest/{draft}", {"format": "html", "source": "stored", "last": "10"}
+    )
+    text = body.get_data(as_text=True)
+    assert "1 of 2 cases decide differently" in text and "PA-" in text
+    bad = _post(ana, f"/admin/rulesets/backtest/{draft}", {"format": "html", "source": "stored", "last": "0"})
+    assert "Choose between 1 and 10,000 stored cases." in bad.get_data(as_text=True)

@@ -165,3 +165,37 @@ def test_backtest_prints_what_changes_and_writes_a_csv(
         "case,field,published,draft",
         "A,auth,unknown,required",
     ]
+
+
+def test_backtest_on_the_last_stored_cases(
+    capsys: pytest.CaptureFixture[str], use: Database, tmp_path: Path
+) -> None:
+    from admin import cases
+
+    run(capsys, "forms", "push", ROOT / "forms", "--publish")
+    run(capsys, "rulesets", "push", ROOT / "rulesets", "--publish")
+    with use.transaction() as session:
+        org = cases.organization(session)
+        for code in ("0999T", "72148"):
+            facts = {"as_of": "2026-11-20", "coverage": {"payer": "acme", "plan_type": "commercial"}}
+            cases.create(session, org, "seed", {**facts, "service": {"codes": [code], "date": "2026-12-03"}})
+    text = (
+        (ROOT / "rulesets" / "acme-commercial.yaml")
+        .read_text()
+        .replace(
+            "rules:\n",
+            "rules:\n  - id: category-iii-code\n    when: {service.codes: {any_in: ['0999T']}}\n    then: {auth: required}\n",
+            1,
+        )
+    )
+    draft_file = tmp_path / "acme.yaml"
+    draft_file.write_text(text)
+    draft_id = int(run(capsys, "rulesets", "push", draft_file)[1].split("draft #")[1])
+    status, out, _ = run(capsys, "rulesets", "backtest", draft_id, "--last", 50)
+    assert status == 0 and out.startswith(
+        f"1 of 2 cases decide differently with acme-commercial #{draft_id}\n"
+    )
+    assert (
+        run(capsys, "rulesets", "backtest", draft_id, "--last", 0)[2]
+        == "priorauth: --last takes 1 to 10,000 cases\n"
+    )
