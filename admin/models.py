@@ -21,6 +21,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -196,6 +197,7 @@ class AuditEvent(Base):
     row's hash covers the previous row's hash, so an edited or removed row breaks the chain."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_entity", "entity_type", "entity_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column()
     actor: Mapped[str] = mapped_column(String(255))
