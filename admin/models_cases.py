@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from admin.models import Base, UTCDateTime, utcnow
@@ -41,6 +41,21 @@ class Case(Base):
         Index("ix_cases_queue", "organization_id", "stage", "next_due"),
         Index("ix_cases_payer", "organization_id", "payer_id", "stage"),
         Index("ix_cases_owner", "organization_id", "owner_id", "stage"),
+        # migration 0005: the queue as it opens, read in order (partial: open cases only)
+        Index(
+            "ix_cases_open",
+            "organization_id",
+            text("(next_due IS NULL)"),
+            "next_due",
+            "id",
+            "payer_id",
+            "created_at",
+            "status",
+            "approved_to",
+            postgresql_where=text("stage <> 'done'"),
+            sqlite_where=text("stage <> 'done'"),
+        ),
+        Index("ix_cases_parent", "parent_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
