@@ -23,7 +23,7 @@ help:
 	@echo "make run    start the web app on http://$(HOST):$(PORT)/ (PORT=8080 make run to move it)"
 	@echo "make demo   evaluate the example cases against the shipped rulesets, in the terminal"
 	@echo "make test   lint, type-check and run the whole test suite"
-	@echo "make bench  run the benchmarks (see benchmarks/)"
+	@echo "make bench  run the benchmarks: the engine, then the work queue (see benchmarks/)"
 
 $(STAMP): pyproject.toml
 	@[ -n "$(PYTHON)" ] || { echo "priorauth needs Python 3.11 or 3.12 on PATH (durable-rules does not import on 3.13)"; exit 1; }
@@ -78,6 +78,7 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/queue.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts admin/assets/node_modules
