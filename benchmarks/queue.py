@@ -27,6 +27,7 @@ import json  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
 import secrets  # noqa: E402
+import signal  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -300,6 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"results file (default {RESULTS})")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
+    # a run stopped by `timeout` or a CI job still drops its database: SIGTERM unwinds like Ctrl-C
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     scale = 10 if args.quick else 1
     now = datetime.now(UTC)
     started = time.perf_counter()
