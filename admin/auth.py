@@ -69,7 +69,7 @@ from admin.access import (
     rule_for,
     to_sign_in,
 )
-from admin.config import ConfigError
+from admin.config import ConfigError, instance_secret
 from admin.db import Database
 from admin.models import ROLES, Role, User
 from admin.signin import db, now, record
@@ -140,22 +140,7 @@ def kept_secret(instance: Path, name: str, environ: Mapping[str, str]) -> str:
     break every password (the salt peppers them) or every authenticator (the TOTP key encrypts them).
     """
     given = environ.get(f"PRIORAUTH_{name.upper()}")
-    if given:
-        return given
-    path = instance / name
-    try:
-        return path.read_text("ascii").strip()
-    except FileNotFoundError:
-        pass
-    instance.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(48)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return path.read_text("ascii").strip()
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(value)
-    return value
+    return given if given else instance_secret(instance, name)
 
 
 def one_time_password() -> str:

@@ -68,13 +68,14 @@ def load(
     return config
 
 
-def instance_secret(instance_path: Path) -> str:
-    """A random secret kept in the instance folder (mode 0600), made on first start.
+def instance_secret(instance_path: Path, name: str = "secret_key") -> str:
+    """A random secret kept in the instance folder as `name` (mode 0600), made on first start.
 
     Sessions and CSRF tokens then survive a restart without anyone choosing a key; set
-    PRIORAUTH_SECRET_KEY to share one key between several processes.
+    PRIORAUTH_SECRET_KEY to share one key between several processes. admin/auth.py keeps its
+    password salt and TOTP key the same way, each in its own file.
     """
-    path = instance_path / "secret_key"
+    path = instance_path / name
     try:
         return path.read_text("ascii").strip()
     except FileNotFoundError:
