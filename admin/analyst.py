@@ -44,15 +44,6 @@ READERS = frozenset({"analyst", "reviewer", "it", "admin"})
 EDITORS = frozenset({"analyst", "it"})
 PUBLISHERS = frozenset({"reviewer"})
 MAX_BACKTEST_BYTES = 20 * 1024 * 1024
-MAX_STORED = 10_000
-
-
-def stored_cases(session: Any, last: int) -> list[tuple[str, Mapping[str, Any]]]:
-    """The facts of the last `last` stored cases (newest first), named by their reference."""
-    from admin.models_cases import Case
-
-    rows = session.execute(select(Case.reference, Case.facts).order_by(Case.id.desc()).limit(last))
-    return [(str(reference), facts or {}) for reference, facts in rows]
 
 
 def _db() -> Database:
@@ -377,14 +368,11 @@ class Documents(Guarded, BaseView):
         if request.method == "POST":
             cases, problems = self._backtest_cases()
             if not problems:
-                forms = store.published_forms(session)
                 try:
-                    draft = load_ruleset(row.text, f"{row.document.slug} draft", form_types(forms))
+                    result = backtest.of_version(session, row, cases)
                 except LoadError as exc:
                     problems = [p.message for p in exc.problems]
                 else:
-                    published = store.published_rulesets(session, forms)
-                    result = backtest.backtest(published, forms, draft, cases)
                     if request.form.get("format") == "csv":
                         return Response(
                             backtest.to_csv(result),
@@ -400,9 +388,9 @@ class Documents(Guarded, BaseView):
             last = request.form.get("last", 500, type=int)
             if last is None:
                 return [], ["Say how many stored cases, as a whole number."]
-            if not 1 <= last <= MAX_STORED:
-                return [], [f"Choose between 1 and {MAX_STORED:,} stored cases."]
-            return stored_cases(_db().scoped(), last), []
+            if not 1 <= last <= backtest.MAX_STORED:
+                return [], [f"Choose between 1 and {backtest.MAX_STORED:,} stored cases."]
+            return backtest.stored_cases(_db().scoped(), last), []
         upload = request.files.get("cases")
         if upload is None or not upload.filename:
             examples = current_app.extensions["priorauth.examples"]

@@ -85,6 +85,32 @@ def backtest(
     return result
 
 
+MAX_STORED = 10_000
+
+
+def stored_cases(session: Any, last: int) -> list[tuple[str, Mapping[str, Any]]]:
+    """The facts of the last `last` stored cases (newest first), named by their reference."""
+    from sqlalchemy import select
+
+    from admin.models_cases import Case
+
+    rows = session.execute(select(Case.reference, Case.facts).order_by(Case.id.desc()).limit(last))
+    return [(str(reference), facts or {}) for reference, facts in rows]
+
+
+def of_version(
+    session: Any, row: Any, cases: Iterable[tuple[str, Mapping[str, Any]]], backend: str = "compiled"
+) -> Result:
+    """Backtest the stored ruleset version `row` against what is published. Raises LoadError."""
+    from admin import store
+    from engine import load_ruleset
+    from engine.catalog import form_types
+
+    forms = store.published_forms(session)
+    draft = load_ruleset(row.text, f"{row.document.slug} #{row.id}", form_types(forms))
+    return backtest(store.published_rulesets(session, forms), forms, draft, cases, backend=backend)
+
+
 def to_csv(result: Result) -> str:
     out = io.StringIO()
     writer = csv.writer(out)

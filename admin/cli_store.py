@@ -32,8 +32,7 @@ from admin.config import database_url, instance_path
 from admin.db import Database, NotMigrated, safe_url
 from admin.models import DocumentVersion
 from admin.progress import Progress
-from engine import LoadError, load_ruleset
-from engine.catalog import form_types
+from engine import LoadError
 
 Handler = Callable[[argparse.Namespace], int]
 EXIT_OK, EXIT_FAIL = 0, 1
@@ -295,18 +294,23 @@ def cmd_rollback(kind: str, args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    if args.last is not None:
-        return _backtest_stored(args)
-    path = Path(args.cases)
-    try:
-        size = path.stat().st_size
-        stream = path.open("rb")
-    except OSError as exc:
-        raise StoreCliError(f"{args.cases}: cannot read the file ({exc.strerror})") from None
-    progress = Progress(size) if sys.stderr.isatty() else None
+    """A draft beside what is published, on a JSONL file (with a progress bar) or the last N cases."""
     bad: list[str] = []
+    progress: Progress | None = None
+    stream: Any = None
+    if args.last is not None:
+        if not 1 <= args.last <= backtest.MAX_STORED:
+            raise StoreCliError(f"--last takes 1 to {backtest.MAX_STORED:,} cases")
+    else:
+        path = Path(args.cases)
+        try:
+            size = path.stat().st_size
+            stream = path.open("rb")
+        except OSError as exc:
+            raise StoreCliError(f"{args.cases}: cannot read the file ({exc.strerror})") from None
+        progress = Progress(size) if sys.stderr.isatty() else None
 
-    def cases() -> Any:
+    def from_file() -> Any:
         for number, raw in enumerate(stream, start=1):
             if progress:
                 progress.advance(len(raw))
@@ -324,52 +328,28 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     db = open_database()
     try:
-        with db.transaction() as session, stream:
-            row = session.get(DocumentVersion, args.version_id)
-            if row is None or row.document.kind != "ruleset":
-                raise store.NotFound(
-                    [f"there is no ruleset version with id {args.version_id}: see `priorauth rulesets list`"]
-                )
-            forms = store.published_forms(session)
-            try:
-                draft = load_ruleset(row.text, f"{row.document.slug} #{row.id}", form_types(forms))
-            except LoadError as exc:
-                raise store.StoreError(exc.problems) from None
-            result = backtest.backtest(store.published_rulesets(session, forms), forms, draft, cases())
-    finally:
-        db.dispose()
-    if progress:
-        progress.done(result.cases, len(result.errors) + len(bad))
-    for line in bad:
-        print(line, file=sys.stderr)
-    _print_backtest(result, row.document.slug, args)
-    return EXIT_FAIL if bad or result.errors else EXIT_OK
-
-
-def _backtest_stored(args: argparse.Namespace) -> int:
-    from admin.analyst import MAX_STORED, stored_cases
-
-    if not 1 <= args.last <= MAX_STORED:
-        raise StoreCliError(f"--last takes 1 to {MAX_STORED:,} cases")
-    db = open_database()
-    try:
         with db.transaction() as session:
             row = session.get(DocumentVersion, args.version_id)
             if row is None or row.document.kind != "ruleset":
                 raise store.NotFound(
                     [f"there is no ruleset version with id {args.version_id}: see `priorauth rulesets list`"]
                 )
-            forms = store.published_forms(session)
+            cases = backtest.stored_cases(session, args.last) if stream is None else from_file()
             try:
-                draft = load_ruleset(row.text, f"{row.document.slug} #{row.id}", form_types(forms))
+                result = backtest.of_version(session, row, cases)
             except LoadError as exc:
                 raise store.StoreError(exc.problems) from None
-            published = store.published_rulesets(session, forms)
-            result = backtest.backtest(published, forms, draft, stored_cases(session, args.last))
+            slug = row.document.slug
     finally:
         db.dispose()
-    _print_backtest(result, row.document.slug, args)
-    return EXIT_FAIL if result.errors else EXIT_OK
+        if stream is not None:
+            stream.close()
+    if progress:
+        progress.done(result.cases, len(result.errors) + len(bad))
+    for line in bad:
+        print(line, file=sys.stderr)
+    _print_backtest(result, slug, args)
+    return EXIT_FAIL if bad or result.errors else EXIT_OK
 
 
 def _print_backtest(result: backtest.Result, slug: str, args: argparse.Namespace) -> None:
