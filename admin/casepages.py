@@ -30,12 +30,12 @@ bp.before_request(require_roles("coordinator", "manager"))
 WORKERS = ("coordinator",)
 
 
-def _session() -> Any:
+def db_session() -> Any:
     db: Database = current_app.extensions["priorauth.db"]
     return db.scoped()
 
 
-def _org(session: Any) -> Organization:
+def user_org(session: Any) -> Organization:
     if current_user.organization_id:
         org: Organization | None = session.get(Organization, current_user.organization_id)
         if org is not None:
@@ -46,21 +46,21 @@ def _org(session: Any) -> Organization:
         abort(403, "Your account belongs to no organization yet: ask an admin to set it.")
 
 
-def _actor() -> str:
+def actor() -> str:
     return f"web:{current_user.email}"
 
 
-def _case(session: Any, reference: str) -> Case:
+def case_or_404(session: Any, reference: str) -> Case:
     try:
-        return cases.get(session, _org(session), reference)
+        return cases.get(session, user_org(session), reference)
     except cases.CaseNotFound:
         abort(404)
 
 
 @bp.get("/")
 def index() -> Any:
-    session = _session()
-    org = _org(session)
+    session = db_session()
+    org = user_org(session)
     owner_arg = request.args.get("owner", "")
     owner = current_user.id if owner_arg == "me" else 0 if owner_arg == "none" else None
     filters = queue.Filters(
@@ -101,8 +101,8 @@ def index() -> Any:
 
 @bp.get("/aging")
 def aging() -> Any:
-    session = _session()
-    org = _org(session)
+    session = db_session()
+    org = user_org(session)
     table = queue.aging(session, org.id)
     totals = {payer: sum(row[name] for name, _, _ in queue.AGE_BUCKETS) for payer, row in table.items()}
     return render_template(
@@ -117,8 +117,8 @@ def aging() -> Any:
 
 @bp.get("/<reference>")
 def show(reference: str) -> Any:
-    session = _session()
-    case = _case(session, reference)
+    session = db_session()
+    case = case_or_404(session, reference)
     chain: list[Case] = []
     parent = case
     while parent.parent_id is not None and len(chain) < 20:
@@ -146,9 +146,9 @@ def show(reference: str) -> Any:
     )
 
 
-def _change(reference: str, action: Any, done: str) -> Any:
-    session = _session()
-    case = _case(session, reference)
+def change(reference: str, action: Any, done: str) -> Any:
+    session = db_session()
+    case = case_or_404(session, reference)
     try:
         result = action(session, case)
         session.commit()
@@ -176,7 +176,7 @@ def assign(reference: str) -> Any:
 
         audit.record(
             session,
-            _actor(),
+            actor(),
             "assign",
             "case",
             case.reference,
@@ -185,15 +185,15 @@ def assign(reference: str) -> Any:
         )
         return case
 
-    return _change(reference, take, "The case is yours.")
+    return change(reference, take, "The case is yours.")
 
 
 @bp.post("/<reference>/submit")
 @require_roles(*WORKERS)
 def submit(reference: str) -> Any:
     payer_reference = request.form.get("payer_reference", "").strip() or None
-    return _change(
-        reference, lambda s, c: cases.submit(s, c, _actor(), payer_reference), "Recorded as submitted."
+    return change(
+        reference, lambda s, c: cases.submit(s, c, actor(), payer_reference), "Recorded as submitted."
     )
 
 
@@ -218,7 +218,7 @@ def respond(reference: str) -> Any:
         return cases.respond(
             session,
             case,
-            _actor(),
+            actor(),
             form.get("status", ""),
             auth_number=form.get("auth_number", "").strip() or None,
             units=int(units_text) if units_text else None,
@@ -230,19 +230,19 @@ def respond(reference: str) -> Any:
             due=day("due"),
         )
 
-    return _change(reference, record, "The payer's response is recorded.")
+    return change(reference, record, "The payer's response is recorded.")
 
 
 @bp.post("/<reference>/cancel")
 @require_roles(*WORKERS)
 def cancel(reference: str) -> Any:
     reason = request.form.get("reason", "")
-    return _change(reference, lambda s, c: cases.cancel(s, c, _actor(), reason), "The case is cancelled.")
+    return change(reference, lambda s, c: cases.cancel(s, c, actor(), reason), "The case is cancelled.")
 
 
 @bp.post("/<reference>/renew")
 @require_roles(*WORKERS)
 def renew(reference: str) -> Any:
-    return _change(
-        reference, lambda s, c: cases.renew(s, c, _actor()), "Renewal {result.reference} created as a draft."
+    return change(
+        reference, lambda s, c: cases.renew(s, c, actor()), "Renewal {result.reference} created as a draft."
     )
