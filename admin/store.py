@@ -16,6 +16,7 @@ the version is published as latest + 1 and its text says so (spec: rulesets.md, 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,7 +79,7 @@ class Pushed:
     replaced: int | None = None  # the file's version number, when the store gave another
 
 
-@dataclass
+@dataclass(frozen=True)
 class Loaded:
     """A document's text, checked: the engine object and its identity."""
 
@@ -103,11 +104,22 @@ def published(session: Session, kind: str) -> list[DocumentVersion]:
     return list(session.scalars(query))
 
 
+_FORMS: dict[tuple[str, str], Form] = {}
+_CHECKED: dict[tuple[str, str, str, tuple[tuple[str, str], ...]], Loaded] = {}
+
+
 def published_forms(session: Session) -> dict[str, Form]:
-    """The newest published version of each form, loaded."""
+    """The newest published version of each form, loaded (each stored text once per process: a
+    version's text never changes, and checking a form's schema is the slow part of loading it)."""
     forms: dict[str, Form] = {}
     for row in published(session, "form"):
-        forms[row.document.slug] = load_form(row.text, _name(row))
+        key = (row.sha256, _name(row))
+        form = _FORMS.get(key)
+        if form is None:
+            if len(_FORMS) > 256:
+                _FORMS.clear()
+            form = _FORMS[key] = load_form(row.text, key[1])
+        forms[row.document.slug] = form
     return forms
 
 
@@ -150,20 +162,37 @@ def check(
     """
     if kind not in ("ruleset", "form"):
         raise StoreError([f"unknown kind '{kind}': use ruleset or form"])
+    known = {**published_forms(session), **(forms or {})} if kind == "ruleset" else {}
+    # a text that passed once passes again against the same forms: pushing then publishing (or a
+    # folder pushed again) does not load and test it twice
+    key = (
+        kind,
+        hashlib.sha256(text.encode()).hexdigest(),
+        name,
+        tuple(sorted((k, f.sha256) for k, f in known.items())),
+    )
+    found = _CHECKED.get(key)
+    if found is not None:
+        return found
     try:
         if kind == "form":
             form = load_form(text, name)
-            return Loaded("form", form.id, form.title, None, form.sha256, form.version, form)
-        known = {**published_forms(session), **(forms or {})}
-        ruleset = load_ruleset(text, name, form_types(known))
+            loaded = Loaded("form", form.id, form.title, None, form.sha256, form.version, form)
+        else:
+            ruleset = load_ruleset(text, name, form_types(known))
     except LoadError as exc:
         raise StoreError([_in_store(p) for p in exc.problems]) from None
-    problems = run_tests(ruleset, known)
-    if problems:
-        raise StoreError(problems)
-    return Loaded(
-        "ruleset", ruleset.id, ruleset.title, ruleset.payer, ruleset.sha256, ruleset.version, ruleset
-    )
+    if kind == "ruleset":
+        problems = run_tests(ruleset, known)
+        if problems:
+            raise StoreError(problems)
+        loaded = Loaded(
+            "ruleset", ruleset.id, ruleset.title, ruleset.payer, ruleset.sha256, ruleset.version, ruleset
+        )
+    if len(_CHECKED) > 256:
+        _CHECKED.clear()
+    _CHECKED[key] = loaded
+    return loaded
 
 
 def _in_store(problem: Problem) -> Problem:
@@ -186,11 +215,14 @@ def push(
 
     Then each file whose text differs from its latest version becomes a draft (and, with
     `publish_now`, is published). Forms pushed together are known to the rulesets pushed with them.
+    Several files of one ruleset id (next year's version beside this year's) may be pushed together
+    when each states its own `version`; they are stored in version order, and a file whose text is
+    already a stored version of that id is unchanged.
     """
     problems: list[Problem] = []
     loaded: list[tuple[str, str, Loaded]] = []
     arriving: dict[str, Form] = {}
-    seen: dict[str, str] = {}
+    seen: dict[str, list[tuple[str, int | None]]] = {}
     for name, raw in files:
         text = normalize(raw)
         try:
@@ -198,26 +230,49 @@ def push(
         except StoreError as exc:
             problems += exc.problems
             continue
-        if item.slug in seen:
+        others = seen.setdefault(item.slug, [])
+        # one file per id, except rulesets whose files each state their own version number
+        clash = next(
+            (
+                o
+                for o, v in others
+                if kind != "ruleset" or None in (v, item.stated_version) or v == item.stated_version
+            ),
+            None,
+        )
+        if clash is not None:
             problems.append(
-                Problem(name, 1, f"{kind} '{item.slug}' is also in {seen[item.slug]}", "push one file per id")
+                Problem(
+                    name,
+                    1,
+                    f"{kind} '{item.slug}' is also in {clash}",
+                    "push one file per id"
+                    if kind != "ruleset"
+                    else "push one file per id, or give each file of this id its own `version:`",
+                )
             )
             continue
-        seen[item.slug] = name
+        others.append((name, item.stated_version))
         if isinstance(item.obj, Form):
             arriving[item.slug] = item.obj
         loaded.append((name, text, item))
     if problems:
         raise StoreError(problems)
+    # Versions of one id in ascending order (a file name does not say which is newer), ids in file order.
+    first = {item.slug: i for i, (_, _, item) in reversed(list(enumerate(loaded)))}
+    loaded.sort(key=lambda entry: (first[entry[2].slug], entry[2].stated_version or 0))
     results = []
     for name, text, item in loaded:
         document = _document(session, actor, item)
+        match = _stored_copy(session, document, text, item) if len(seen[item.slug]) > 1 else None
         latest = _latest(session, document)
-        if latest is not None and latest.status != "retired" and _same(session, kind, text, item, latest):
-            if publish_now and latest.status in OPEN:
-                results.append(publish(session, actor, latest.id, file=name))
+        if match is None and latest is not None and latest.status != "retired":
+            match = latest if _same(session, kind, text, item, latest) else None
+        if match is not None:
+            if publish_now and match.status in OPEN:
+                results.append(publish(session, actor, match.id, file=name))
             else:
-                results.append(Pushed(name, kind, item.slug, "unchanged", latest.version, latest.id))
+                results.append(Pushed(name, kind, item.slug, "unchanged", match.version, match.id))
             continue
         row = _new_version(session, actor, document, text, item, source=f"push {name.rsplit('/', 1)[-1]}")
         if publish_now:
@@ -230,6 +285,21 @@ def push(
 def normalize(text: str) -> str:
     """One line ending (browsers post text areas with CRLF), so versions diff and hash alike."""
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _stored_copy(session: Session, document: Document, text: str, item: Loaded) -> DocumentVersion | None:
+    """The newest version of `document`, not retired, that holds this text (same sha256, or the
+    same text but for the version number the store gave it)."""
+    rows = session.scalars(
+        select(DocumentVersion)
+        .where(DocumentVersion.document_id == document.id, DocumentVersion.status != "retired")
+        .order_by(DocumentVersion.id.desc())
+    )
+    for row in rows:
+        renumbered = row.version is not None and row.text == with_version(text, row.version)
+        if row.sha256 == item.sha256 or renumbered:
+            return row
+    return None
 
 
 def _same(session: Session, kind: str, text: str, item: Loaded, row: DocumentVersion) -> bool:

@@ -47,17 +47,27 @@ def _post(client: Any, url: str, data: dict[str, Any], page: str | None = None) 
     return client.post(url, data={**data, "csrf_token": token})
 
 
+# acme-commercial v4 is the 2026 policy the example cases are dated in (v5 is 2027's): the
+# analyst edits v4, and what they publish becomes v6, in effect for 2026
+BASE = 4
+
+
 def _new_draft(client: Any) -> int:
+    app = client.application
     response = _post(
-        client, "/admin/rulesets/acme-commercial/draft", {}, page="/admin/rulesets/acme-commercial"
+        client,
+        "/admin/rulesets/acme-commercial/draft",
+        {"from": _live(app, BASE).id},
+        page="/admin/rulesets/acme-commercial",
     )
     assert response.status_code == 302
     return int(response.headers["Location"].rsplit("/", 1)[1])
 
 
-def _live(app: Any) -> DocumentVersion:
+def _live(app: Any, version: int | None = BASE) -> DocumentVersion:
+    """A published version of acme-commercial (the newest with version=None)."""
     with app.extensions["priorauth.db"].transaction() as session:
-        row = store.find(session, "ruleset", "acme-commercial")
+        row = store.find(session, "ruleset", "acme-commercial", version)
         session.expunge(row)
         return row
 
@@ -93,11 +103,11 @@ def test_an_analyst_edits_sees_the_error_at_its_line_fixes_it_and_a_reviewer_pub
         rev, f"/admin/rulesets/move/{draft}", {"action": "publish"}, page="/admin/rulesets/acme-commercial"
     )
     assert response.status_code == 302
-    live = _live(app)
-    assert live.version == 5 and "(revised)" in live.text and live.published_by == "web:rev@example.org"
+    live = _live(app, None)
+    assert live.version == 6 and "(revised)" in live.text and live.published_by == "web:rev@example.org"
     with app.extensions["priorauth.db"].transaction() as session:
         decision = store.evaluator(session, "durable").evaluate(CASE, date(2026, 11, 20))
-    assert decision["ruleset"]["version"] == 5
+    assert decision["ruleset"]["version"] == 6
 
 
 def test_a_second_save_from_a_stale_page_is_a_conflict_showing_the_other_text(app: Any) -> None:

@@ -62,11 +62,12 @@ def test_push_publish_list_pull_and_evaluate_from_the_store(
     )
     status, out, _ = run(capsys, "rulesets", "list", "acme-commercial")
     assert status == 0
-    header, row = out.splitlines()
+    header, row, row_2027 = out.splitlines()
     assert header.split() == ["ID", "RULESET", "VERSION", "STATUS", "EFFECTIVE", "SHA256", "LAST", "CHANGE"]
     assert row.split()[1:4] == ["acme-commercial", "v4", "published"] and "cli:it-robot" in row
+    assert row_2027.split()[1:4] == ["acme-commercial", "v5", "published"]
     status, out, _ = run(capsys, "rulesets", "pull", "acme-commercial")
-    assert status == 0 and out == (ROOT / "rulesets" / "acme-commercial.yaml").read_text()
+    assert status == 0 and out == (ROOT / "rulesets" / "acme-commercial-2027.yaml").read_text()
     status, out, _ = run(capsys, "evaluate", "--case", CASE, "--json")
     assert status == 0 and json.loads(out)["ruleset"]["id"] == "acme-commercial"
 

@@ -82,7 +82,8 @@ def test_an_analyst_edit_reviewed_and_published_is_what_the_engine_uses_next(
     page.set_default_timeout(15_000)
     _sign_in(page, base, app, "ana@example.org")
     page.goto(f"{base}/admin/rulesets/acme-commercial")
-    page.get_by_role("button", name="New draft from the live version").click()
+    # v4 is the 2026 policy the example cases are dated in (v5 is 2027's); what is published is v6
+    page.get_by_role("button", name="New draft from v4").click()
 
     _replace(page, LIVE, TYPO)
     page.get_by_role("button", name="Save draft").click()
@@ -114,11 +115,11 @@ def test_an_analyst_edit_reviewed_and_published_is_what_the_engine_uses_next(
     page.goto(f"{base}/admin/rulesets/acme-commercial")
     shot(page, "analyst-03-review")
     page.locator(f"button[form='move-{draft}'][value=publish]").click()
-    expect(page.get_by_text("acme-commercial v5 is live.")).to_be_visible()
+    expect(page.get_by_text("acme-commercial v6 is live.")).to_be_visible()
     shot(page, "analyst-04-published")
     reviewer.close()
 
     with app.extensions["priorauth.db"].transaction() as session:
         decision = store.evaluator(session, "durable").evaluate(CASE, date(2026, 11, 20))
-    assert decision["ruleset"]["version"] == 5
+    assert decision["ruleset"]["version"] == 6
     assert "Attach the most recent imaging report." in decision["notes"]
