@@ -320,6 +320,81 @@ def get_case(reference: str) -> Any:
             raise _error(404, f"there is no case {reference}") from None
 
 
+USAGE_FIELDS = ("on", "units", "claim_id", "code")
+USAGE_BODY = 'send {"on": "YYYY-MM-DD", "units": N} (and "claim_id", "code" for a claim line)'
+
+
+def _usage_body(body: Any) -> tuple[date, int, str | None, str | None]:
+    """The usage a body asks to record; 400 with every problem, each naming its field."""
+    from admin import usage
+
+    if not isinstance(body, dict):
+        raise _error(400, USAGE_BODY)
+    errors: list[dict[str, Any]] = []
+    unknown = sorted(set(body) - set(USAGE_FIELDS))
+    if unknown:
+        errors.append({"message": f"unknown field(s) {', '.join(unknown)}: {USAGE_BODY}"})
+    on = usage.day(body["on"]) if isinstance(body.get("on"), str) else None
+    if on is None:
+        errors.append({"path": "on", "message": "the date of the service, as a string YYYY-MM-DD"})
+    units = body.get("units")
+    if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+        errors.append({"path": "units", "message": "the units or visits used, a whole number above 0"})
+    for name in ("claim_id", "code"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            errors.append({"path": name, "message": f"{name} is a string (or leave it out)"})
+    if errors or on is None:
+        raise ApiError(400, errors)
+    claim_id, code = body.get("claim_id"), body.get("code")
+    return on, units if isinstance(units, int) else 0, claim_id or None, code or None
+
+
+@bp.post("/cases/<reference>/usage")
+@scope("cases.write")
+def record_usage(reference: str) -> Any:
+    """Units used on a day, counted against the case's approval; the meter after it."""
+    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from admin import cases, usage
+
+    on, units, claim_id, code = _usage_body(_json_body())
+    try:
+        with _db().transaction() as session:
+            case = cases.get(session, _organization(session), reference)
+            done = usage.record(session, case, g.api_actor, on, units, "api", claim_id, code)
+            shown = usage.meter_json(usage.meter(session, case))
+    except cases.CaseNotFound:
+        raise _error(404, f"there is no case {reference}") from None
+    except cases.CaseError as exc:
+        raise ApiError(422, [{"path": f or None, "message": m} for f, m in exc.problems]) from None
+    except (IntegrityError, StaleDataError):
+        raise _error(
+            409, "the case changed at the same moment and nothing was recorded: send it again"
+        ) from None
+    body = {
+        "recorded": not done.duplicate,
+        "already_recorded": done.duplicate,
+        "warnings": [{"message": w} for w in done.warnings],
+        "usage": shown,
+    }
+    return jsonify(body), 200 if done.duplicate else 201
+
+
+@bp.get("/cases/<reference>/usage")
+@scope("cases.read")
+def get_usage(reference: str) -> Any:
+    """The utilization meter of one case."""
+    from admin import cases, usage
+
+    with _db().transaction() as session:
+        try:
+            case = cases.get(session, _organization(session), reference)
+        except cases.CaseNotFound:
+            raise _error(404, f"there is no case {reference}") from None
+        return jsonify(usage.meter_json(usage.meter(session, case)))
+
+
 @bp.get("/openapi.json")
 def openapi() -> Any:
     return jsonify(document())

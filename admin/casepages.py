@@ -11,7 +11,7 @@ other reference is "not found", the same page as a reference that does not exist
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -28,6 +28,16 @@ from engine import lifecycle
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 bp.before_request(require_roles("coordinator", "manager"))
 WORKERS = ("coordinator",)
+LABELS = {  # what a refused field is called on the page
+    "auth_number": "Auth number",
+    "units": "Approved units",
+    "start": "Approved from",
+    "end": "Approved to",
+    "to": "Approved to",
+    "at": "Peer-to-peer time",
+    "asked": "What the payer asked for",
+    "due": "Pend answer due",
+}
 
 
 def db_session() -> Any:
@@ -141,6 +151,8 @@ def show(reference: str) -> Any:
         children=children,
         trail=trail,
         may_work=any(r.name in WORKERS for r in current_user.roles),
+        today=date.today(),
+        open_statuses=lifecycle.OPEN,
         renewable=lifecycle.in_renewal(cases.state_of(case), date.today())
         or case.status in ("approved", "partially-approved"),
     )
@@ -155,15 +167,11 @@ def change(reference: str, action: Any, done: str) -> Any:
     except cases.CaseError as exc:
         session.rollback()
         for field, what in exc.problems:
-            flash(
-                f"{what}"
-                if not field or field == "status"
-                else f"{field.replace('_', ' ').capitalize()}: {what}",
-                "error",
-            )
-        return redirect(url_for(".show", reference=reference))
+            label = LABELS.get(field, field.replace("_", " ").capitalize())
+            flash(f"{what}" if not field or field == "status" else f"{label}: {what}", "error")
+        return redirect(url_for("cases.show", reference=reference))
     flash(done.format(result=result), "success")
-    return redirect(url_for(".show", reference=getattr(result, "reference", reference)))
+    return redirect(url_for("cases.show", reference=getattr(result, "reference", reference)))
 
 
 @bp.post("/<reference>/assign")
@@ -231,6 +239,49 @@ def respond(reference: str) -> Any:
         )
 
     return change(reference, record, "The payer's response is recorded.")
+
+
+@bp.post("/<reference>/check")
+@require_roles(*WORKERS)
+def check(reference: str) -> Any:
+    note = request.form.get("note", "")
+    return change(
+        reference,
+        lambda s, c: cases.check_status(s, c, actor(), note),
+        "Status check recorded; the next one is due in two days.",
+    )
+
+
+@bp.post("/<reference>/appeal")
+@require_roles(*WORKERS)
+def appeal(reference: str) -> Any:
+    appeal_reference = request.form.get("appeal_reference", "").strip() or None
+    return change(
+        reference, lambda s, c: cases.appeal(s, c, actor(), appeal_reference), "The appeal is recorded."
+    )
+
+
+@bp.post("/<reference>/p2p")
+@require_roles(*WORKERS)
+def p2p(reference: str) -> Any:
+    text = request.form.get("at", "").strip()
+
+    def schedule(session: Any, case: Case) -> Case:
+        try:
+            at = datetime.fromisoformat(text)
+        except ValueError:
+            raise cases.CaseError(
+                [("at", "give the date and time of the call, e.g. 2026-12-01 14:30 (UTC)")]
+            ) from None
+        return cases.schedule_p2p(session, case, actor(), at)
+
+    return change(reference, schedule, "The peer-to-peer is scheduled.")
+
+
+@bp.post("/<reference>/expire")
+@require_roles(*WORKERS)
+def expire(reference: str) -> Any:
+    return change(reference, lambda s, c: cases.expire(s, c, actor()), "The approval is marked expired.")
 
 
 @bp.post("/<reference>/cancel")

@@ -1,4 +1,4 @@
-"""Cases: intake, re-evaluation with decision history, the lifecycle, payer responses, renewal, usage.
+"""Cases: intake, re-evaluation with decision history, the lifecycle, payer responses, renewal.
 
 Every function acts in the caller's transaction and writes an audit event. A case is only ever
 found through its organization (`get`), so one practice can never reach another's cases; the
@@ -18,16 +18,17 @@ import hashlib
 import json
 import secrets
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from admin import audit, store
 from admin.models import utcnow
-from admin.models_cases import Case, CaseDecision, CaseResponse, CaseUsage, Organization
-from engine import EngineError, FactsError, lifecycle
+from admin.models_cases import Case, CaseAnswers, CaseDecision, CaseResponse, Organization
+from engine import EngineError, FactsError, Form, lifecycle
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: references are read out on the phone
 RESPONSES = ("approved", "partially-approved", "denied", "pended", "not-required")
@@ -173,11 +174,71 @@ def update_facts(
     return case
 
 
+def save_answers(session: Session, case: Case, actor: str, form: Form, answers: Mapping[str, Any]) -> bool:
+    """A readiness form's answers for this case: kept (every save, with the form version it was
+    filled against) and given to the rules as `answers.<form id>`. Returns whether it is complete.
+
+    Answers to hidden questions are dropped first (Form.clean); incomplete answers are kept too, and
+    the rules then say the form is incomplete, so a coordinator can save half a form and come back.
+    The fact paths the form maps (its `facts:`) take the answers: what the coordinator just
+    confirmed is newer than what intake brought (the engine alone lets a case's facts win).
+    """
+    clean = form.clean(dict(answers))
+    complete = form.complete(clean)
+    facts = copy.deepcopy(dict(case.facts or {}))
+    given = facts.get("answers")
+    facts["answers"] = {**(given if isinstance(given, Mapping) else {}), form.id: clean}
+    for path, value in form.to_facts(clean).items():
+        _set_path(facts, path, value)
+    update_facts(session, case, actor, facts, why=f"form {form.id}")
+    session.add(
+        CaseAnswers(
+            case_id=case.id,
+            form_id=form.id,
+            form_version=form.version,
+            form_sha256=form.sha256,
+            answers=json.loads(json.dumps(clean, default=str)),
+            complete=complete,
+            updated_by=actor,
+            updated_at=utcnow(),
+        )
+    )
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "answers",
+        "case",
+        case.reference,
+        None,
+        {"form": form.id, "version": form.version, "complete": complete, "questions": sorted(clean)},
+    )
+    return complete
+
+
+def _set_path(facts: dict[str, Any], path: str, value: Any) -> None:
+    *groups, last = path.split(".")
+    here = facts
+    for name in groups:
+        inner = here.get(name)
+        if not isinstance(inner, dict):
+            inner = here[name] = {}
+        here = inner
+    here[last] = value
+
+
+def latest_answers(session: Session, case: Case) -> dict[str, CaseAnswers]:
+    """The last saved answers to each form, by form id."""
+    rows = session.scalars(select(CaseAnswers).where(CaseAnswers.case_id == case.id).order_by(CaseAnswers.id))
+    return {row.form_id: row for row in rows}
+
+
 def _evaluate(session: Session, case: Case, why: str, given: Mapping[str, Any] | None = None) -> None:
     facts: Mapping[str, Any] = given if given is not None else (case.facts or {})
     evaluator = store.evaluator(session, "compiled")
+    today = date.today()
     try:
-        decision = dict(evaluator.evaluate(facts, date.today()))
+        decision = dict(evaluator.evaluate(facts, today))
     except FactsError as exc:
         raise CaseError([(path, what) for path, what in exc.errors]) from None
     except EngineError as exc:
@@ -189,6 +250,7 @@ def _evaluate(session: Session, case: Case, why: str, given: Mapping[str, Any] |
     case.urgency = str(decision.get("urgency") or facts.get("urgency") or "standard")
     ruleset = decision.get("ruleset") or {}
     case.ruleset_id, case.ruleset_version = ruleset.get("id"), ruleset.get("version")
+    case.turnaround_hours = _turnaround_hours(facts, decision, today)
     case.decisions.append(
         CaseDecision(
             at=utcnow(),
@@ -200,6 +262,17 @@ def _evaluate(session: Session, case: Case, why: str, given: Mapping[str, Any] |
         )
     )
     refresh(case)
+
+
+def _turnaround_hours(facts: Mapping[str, Any], decision: Mapping[str, Any], today: date) -> int | None:
+    """The deciding ruleset's turnaround for this case's urgency, in hours: its decision's `due` is
+    `as_of` plus exactly that many days (engine/decision.py), so the difference is the turnaround."""
+    due = lifecycle.as_date(decision.get("due"))
+    if due is None or not decision.get("ruleset"):
+        return None
+    as_of = lifecycle.as_date(facts.get("as_of")) or today
+    days = (due - as_of).days
+    return days * 24 if days > 0 else None
 
 
 def _section(facts: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -224,6 +297,8 @@ def state_of(case: Case) -> lifecycle.CaseState:
         approved_to=case.approved_to,
         approved_units=case.approved_units,
         used_units=case.used_units or 0,
+        turnaround_hours=case.turnaround_hours,
+        p2p_at=case.p2p_at,
     )
 
 
@@ -345,6 +420,106 @@ def respond(
     return case
 
 
+def check_status(session: Session, case: Case, actor: str, note: str = "") -> Case:
+    """A status check with the payer (phone, portal) that brought no decision: the next check is
+    due two days from now. A decision is recorded with `respond` instead."""
+    if case.status not in ("submitted", "pended", "appealed", "p2p-scheduled"):
+        raise CaseError(
+            [("status", f"a status check follows a submission or an appeal; this case is {case.status}")]
+        )
+    before = _summary(case)
+    case.last_check_at = utcnow()
+    case.updated_at = utcnow()
+    refresh(case)
+    session.flush()
+    audit.record(
+        session, actor, "status-check", "case", case.reference, before, {**_summary(case), "note": bool(note)}
+    )
+    return case
+
+
+def appeal(session: Session, case: Case, actor: str, reference: str | None = None) -> Case:
+    """The appeal of a denial (or of a partial approval) went to the payer."""
+    try:
+        lifecycle.check_transition(case.status, "appealed")
+    except lifecycle.IllegalTransition as exc:
+        raise CaseError([("status", str(exc))]) from None
+    case.appealed_at = utcnow()
+    case.appeal_reference = (reference or "").strip()[:120] or None
+    _move(session, case, actor, "appealed", "appeal", {"appeal_reference": case.appeal_reference})
+    return case
+
+
+def schedule_p2p(session: Session, case: Case, actor: str, at: datetime) -> Case:
+    """A peer-to-peer call between the ordering physician and the payer's reviewer, at `at`."""
+    problems: list[tuple[str, str]] = []
+    try:
+        lifecycle.check_transition(case.status, "p2p-scheduled")
+    except lifecycle.IllegalTransition as exc:
+        problems.append(("status", str(exc)))
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    if at < utcnow() - timedelta(days=1):
+        problems.append(("at", "the peer-to-peer is scheduled in the past: give the date it will happen"))
+    if problems:
+        raise CaseError(problems)
+    case.p2p_at = at
+    _move(session, case, actor, "p2p-scheduled", "schedule-p2p", {"at": at.isoformat()})
+    return case
+
+
+def expire(session: Session, case: Case, actor: str) -> Case:
+    """An approval whose window has passed (the sweep does this daily; a person may do it too)."""
+    _move(session, case, actor, "expired", "expire", {"approved_to": case.approved_to})
+    return case
+
+
+def sweep(
+    session: Session, org: Organization | None = None, today: date | None = None, commit: bool = False
+) -> dict[str, int]:
+    """The daily pass: approvals past their window expire; every case that is not closed gets its
+    stage, next action and due time derived again (time alone moves a case into renewal, makes a
+    check due). Returns how many cases were expired, re-staged and skipped. Safe to run any number
+    of times. It works in chunks of 500 and clears the session between them; with `commit` each
+    chunk is committed, and a chunk someone changed meanwhile is rolled back and skipped (counted)."""
+    today = today or date.today()
+    query = select(Case).where(Case.stage != "done")
+    also = select(Case).where(Case.status.in_(("approved", "partially-approved")), Case.stage == "done")
+    if org is not None:
+        query, also = query.where(Case.organization_id == org.id), also.where(Case.organization_id == org.id)
+    ids = [
+        *session.scalars(query.with_only_columns(Case.id)),
+        *session.scalars(also.with_only_columns(Case.id)),
+    ]
+    counts = {"expired": 0, "restaged": 0, "skipped": 0}
+    for start in range(0, len(ids), 500):  # in chunks: a million open cases never sit in memory
+        chunk = {"expired": 0, "restaged": 0}
+        try:
+            for case in session.scalars(select(Case).where(Case.id.in_(ids[start : start + 500]))):
+                if lifecycle.should_expire(state_of(case), today):
+                    expire(session, case, "system:sweep")
+                    chunk["expired"] += 1
+                    continue
+                before = (case.stage, case.next_action, case.next_due)
+                refresh(case, today)
+                if (case.stage, case.next_action, case.next_due) != before:
+                    chunk["restaged"] += 1
+            session.flush()
+            if commit:
+                session.commit()
+        except StaleDataError:
+            if not commit:
+                raise
+            session.rollback()
+            counts["skipped"] += len(ids[start : start + 500])
+            continue
+        finally:
+            session.expunge_all()
+        counts["expired"] += chunk["expired"]
+        counts["restaged"] += chunk["restaged"]
+    return counts
+
+
 def cancel(session: Session, case: Case, actor: str, reason: str) -> Case:
     if not reason.strip():
         raise CaseError([("reason", "say why the case is cancelled")])
@@ -370,23 +545,6 @@ def renew(session: Session, case: Case, actor: str) -> Case:
     child = create(session, org, actor, facts, why=f"renewal of {case.reference}", parent=case)
     audit.record(session, actor, "renew", "case", case.reference, None, {"renewed_by": child.reference})
     return child
-
-
-def record_usage(
-    session: Session, case: Case, actor: str, on: date, units: int, source: str = "hand"
-) -> Case:
-    if units <= 0:
-        raise CaseError([("units", "record one or more units")])
-    if case.status not in ("approved", "partially-approved"):
-        raise CaseError([("status", f"usage counts against an approval; this case is {case.status}")])
-    session.add(CaseUsage(case_id=case.id, on=on, units=units, source=source, recorded_by=actor))
-    case.used_units = (case.used_units or 0) + units
-    refresh(case)
-    session.flush()
-    audit.record(
-        session, actor, "usage", "case", case.reference, None, {"on": on, "units": units, "source": source}
-    )
-    return case
 
 
 def show(case: Case) -> dict[str, Any]:

@@ -486,9 +486,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "`priorauth users create-admin you@example.org` (it prints a one-time password)",
             flush=True,
         )
+    from admin import sweeper
+
+    sweeping = sweeper.start(app)  # once now, then daily: time moves cases into renewal, makes checks due
     print(f"priorauth: serving on http://{args.host}:{args.port}/ (Ctrl+C stops it)", flush=True)
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="priorauth")
-    app.extensions["priorauth.db"].dispose()
+    try:
+        waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="priorauth")
+    finally:
+        sweeping.stop()
+        app.extensions["priorauth.db"].dispose()
     return EXIT_OK
 
 

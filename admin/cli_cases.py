@@ -7,6 +7,9 @@
             [--auth-number N] [--units N] [--from DATE --to DATE] [--reason TEXT] [--code CODE]
             [--asked TEXT] [--due DATE]
     priorauth cases renew REFERENCE
+    priorauth cases usage REFERENCE --on DATE --units N [--claim-id ID] [--code CODE]
+    priorauth cases claims FILE...        # a claims CSV: usage for many cases (docs/usage.md)
+    priorauth cases sweep                 # the daily pass: expiries, renewal windows, checks due
 
 Cases belong to an organization: `--org SLUG`, else the only one (made as "default" on first use).
 Every file of an import is read and checked first; a file with errors imports nothing and says
@@ -22,7 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from admin import cases
+from admin import cases, intake
 from admin.cli_store import StoreCliError, actor, open_database
 
 EXIT_OK, EXIT_FAIL = 0, 1
@@ -61,7 +64,21 @@ def add_commands(sub: Any, parser_class: Any) -> None:
     renew = cs.add_parser("renew", help="a new draft case renewing an approval; prints its reference")
     renew.add_argument("reference")
     renew.set_defaults(handler=cmd_renew)
-    for parser in (imp, show, sub_, resp, renew):
+    use = cs.add_parser("usage", help="record units used on a day against an approval; prints the meter")
+    use.add_argument("reference")
+    use.add_argument("--on", required=True, type=_date, metavar="YYYY-MM-DD", help="the date of the service")
+    use.add_argument("--units", required=True, type=_units, metavar="N", help="units or visits used")
+    use.add_argument("--claim-id", help="the claim line's id: sent twice, it is counted once")
+    use.add_argument("--code", help="the service code")
+    use.set_defaults(handler=cmd_usage)
+    claims = cs.add_parser("claims", help="usage from a claims CSV: one line per row; exit 1 if any failed")
+    claims.add_argument("files", nargs="+", metavar="FILE")
+    claims.set_defaults(handler=cmd_claims)
+    sweep = cs.add_parser(
+        "sweep", help="derive every open case again (expiries, renewals, checks due): run it daily"
+    )
+    sweep.set_defaults(handler=cmd_sweep)
+    for parser in (imp, show, sub_, resp, renew, use, claims, sweep):
         parser.add_argument("--org", metavar="SLUG", help="the organization (default: the only one)")
 
 
@@ -70,6 +87,12 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date: write YYYY-MM-DD") from None
+
+
+def _units(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of units: write a whole number above 0")
+    return int(text)
 
 
 def _read(path: str) -> bytes:
@@ -82,44 +105,16 @@ def _read(path: str) -> bytes:
         raise StoreCliError(f"{path}: cannot read the file ({exc.strerror})") from None
 
 
-def _facts_of(path: str, data: bytes) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
-    """(where, facts) for each case in the file, and the problems that stop one (each with where)."""
-    if path.lower().endswith(".csv"):
-        from connectors.worklist import read_worklist
-
-        sheet = read_worklist(data)
-        return [(f"{path}:{line}", facts) for line, facts in sheet.cases], [
-            f"{path}:{line}:{column}: {message}" if column else f"{path}:{line}: {message}"
-            for line, column, message in sheet.problems
-        ]
-    try:
-        parsed = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f"{path}:{exc.lineno}:{exc.colno}" if isinstance(exc, json.JSONDecodeError) else path
-        return [], [f"{where}: not valid JSON ({getattr(exc, 'msg', exc)}): fix the file"]
-    if isinstance(parsed, dict) and parsed.get("resourceType") == "Bundle":
-        from connectors.fhir.intake import bundle_to_facts
-
-        intake = bundle_to_facts(parsed)
-        errors = [f"{path}: {p.path}: {p.message}" for p in intake.problems if p.severity == "error"]
-        for warning in (p for p in intake.problems if p.severity != "error"):
-            print(f"{path}: {warning.path}: {warning.message} (not imported)", file=sys.stderr)
-        return ([] if errors else [(path, intake.facts)]), errors
-    if not isinstance(parsed, dict):
-        return [], [f"{path}: a case is a JSON object of facts (or a FHIR Bundle)"]
-    return [(path, parsed)], []
-
-
 def cmd_import(args: argparse.Namespace) -> int:
     failed = 0
     db = open_database()
     try:
         for path in args.files:
-            found, problems = _facts_of(path, _read(path))
-            for problem in problems:
+            read = intake.read_file(path, _read(path))
+            for problem in read.errors + read.warnings:
                 print(problem, file=sys.stderr)
-            failed += bool(problems)
-            for where, facts in found:
+            failed += bool(read.errors)
+            for where, facts in read.cases:
                 try:
                     with db.transaction() as session:
                         org = cases.organization(session, args.org)
@@ -196,4 +191,76 @@ def cmd_respond(args: argparse.Namespace) -> int:
 
 def cmd_renew(args: argparse.Namespace) -> int:
     print(_with_case(args, lambda s, c: cases.renew(s, c, actor()).reference))
+    return EXIT_OK
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    from admin import usage
+
+    def change(session: Any, case: Any) -> tuple[Any, Any, str]:
+        done = usage.record(session, case, actor(), args.on, args.units, "hand", args.claim_id, args.code)
+        return done, usage.meter(session, case), case.stage
+
+    done, meter, stage = _with_case(args, change)
+    for warning in done.warnings:
+        print(f"priorauth: {args.reference}: {warning}", file=sys.stderr)
+    what = "already recorded (the same claim line): nothing changed" if done.duplicate else "recorded"
+    approved = meter.approved if meter.approved is not None else "—"
+    remaining = meter.remaining if meter.remaining is not None else "—"
+    print(
+        f"priorauth: {args.reference}: {args.units} on {args.on.isoformat()} {what} · "
+        f"{meter.used} of {approved} used, {remaining} remaining · stage {stage}"
+    )
+    return EXIT_OK
+
+
+def cmd_claims(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from admin import usage
+
+    failed = 0
+    db = open_database()
+    try:
+        for path in args.files:
+            data = _read(path)
+            try:
+                with db.transaction() as session:
+                    results = usage.import_file(session, cases.organization(session, args.org), actor(), data)
+            except cases.CaseError as exc:
+                raise StoreCliError("; ".join(w for _, w in exc.problems)) from None
+            except (IntegrityError, StaleDataError):
+                raise StoreCliError(
+                    f"{path}: a case changed at the same moment and nothing of this file was recorded: "
+                    "run it again (lines already recorded count once)"
+                ) from None
+            for r in results:
+                where = f"{path}:{r.line}:{r.column}" if r.column else f"{path}:{r.line}"
+                if r.outcome in ("bad row", "note"):
+                    print(f"{where}: {r.outcome}: {r.message}", file=sys.stderr)
+                    continue
+                claim = f" claim {r.claim_id}" if r.claim_id else ""
+                line = f"{where}: {r.outcome}: {r.case or '—'}{claim} {r.units} units: {r.message}"
+                print(line, file=sys.stderr if r.failed else sys.stdout)
+            failed += sum(r.failed for r in results)
+    finally:
+        db.dispose()
+    if failed:
+        print(f"priorauth: {failed} line(s) not recorded; the rest was", file=sys.stderr)
+    return EXIT_FAIL if failed else EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    db = open_database()
+    try:
+        with db.transaction() as session:
+            org = cases.organization(session, args.org) if args.org else None
+            counts = cases.sweep(session, org, commit=True)
+    finally:
+        db.dispose()
+    print(
+        f"{counts['expired']} expired, {counts['restaged']} moved to another stage or due time"
+        + (f", {counts['skipped']} skipped (changed meanwhile: run it again)" if counts["skipped"] else "")
+    )
     return EXIT_OK

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from admin import audit, cases, store
+from admin import audit, cases, store, usage
 from admin.models import User
 from admin.models_cases import Case, CaseUsage, Organization
 from engine import EngineError, Evaluator
@@ -470,7 +470,7 @@ def _answer(
         code, reason = rng.choice(DENIALS)
         cases.respond(session, case, actor, "denied", code=code, reason=reason)
         if plan in ("appeal", "p2p"):
-            _advance(session, case, actor, "appealed" if plan == "appeal" else "p2p-scheduled")
+            _advance(session, case, actor, "appealed" if plan == "appeal" else "p2p-scheduled", rng)
         return
     units = int(((case.facts or {}).get("service") or {}).get("units") or 1) * rng.choice((6, 8, 12))
     if plan == "ending":
@@ -486,7 +486,7 @@ def _answer(
     used = units * (rng.uniform(0.8, 0.95) if plan == "used" else rng.uniform(0.0, 0.5))
     _use(session, case, actor, rng, timeline, int(used) + (plan == "used"), start, min(today, end))
     if plan == "expire":
-        _advance(session, case, actor, "expired")
+        _advance(session, case, actor, "expired", rng)
 
 
 def _use(
@@ -504,15 +504,21 @@ def _use(
     for n in range(entries):
         on = start + timedelta(days=rng.randint(0, max(0, (until - start).days)))
         chunk = units // entries + (n < units % entries)
-        cases.record_usage(session, case, actor, on, chunk, source=rng.choice(("hand", "claims")))
+        source = rng.choice(("hand", "claims"))
+        claim = f"CLM-{case.reference[3:]}-{n + 1}" if source == "claims" else None
+        usage.record(session, case, actor, on, chunk, source, claim_id=claim)
         timeline.used.append(on)
 
 
-def _advance(session: Session, case: Case, actor: str, target: str) -> None:
-    """Appeal, peer-to-peer and expiry: admin/cases.py has no public function for them yet, so the
-    demo uses its one audited, lifecycle-checked move."""
-    action = {"appealed": "appeal", "p2p-scheduled": "schedule-p2p", "expired": "expire"}[target]
-    cases._move(session, case, actor, target, action, {})
+def _advance(session: Session, case: Case, actor: str, target: str, rng: random.Random) -> None:
+    """Appeal, peer-to-peer and expiry, through the same functions the pages call."""
+    if target == "appealed":
+        cases.appeal(session, case, actor, f"APL-{rng.randrange(10**6, 10**7)}")
+    elif target == "p2p-scheduled":
+        when = datetime.now(UTC) + timedelta(days=rng.randint(1, 6), hours=rng.randint(0, 8))
+        cases.schedule_p2p(session, case, actor, when.replace(minute=0, second=0, microsecond=0))
+    else:
+        cases.expire(session, case, actor)
 
 
 def _spread(shares: Mapping[str, int], count: int, rng: random.Random) -> list[str]:

@@ -82,6 +82,10 @@ class Case(Base):
     denial_code: Mapped[str | None] = mapped_column(String(32))
     denial_reason: Mapped[str | None] = mapped_column(Text)
     appeal_due: Mapped[date | None] = mapped_column(Date)
+    appealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # migration 0007
+    appeal_reference: Mapped[str | None] = mapped_column(String(120))
+    p2p_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    turnaround_hours: Mapped[int | None] = mapped_column(Integer)  # the deciding ruleset's
     auth_number: Mapped[str | None] = mapped_column(String(64))
     approved_from: Mapped[date | None] = mapped_column(Date)
     approved_to: Mapped[date | None] = mapped_column(Date)
@@ -158,7 +162,12 @@ class CaseResponse(Base):
 
 
 class CaseUsage(Base):
+    """Units or visits used on a day (admin/usage.py). `claim_key` makes a claim line count once:
+    `claim:<claim_id>`, or `line:<date>:<units>:<code>` for a claims-file row without a claim id;
+    entries made by hand have none (two visits on one day are two entries). Migration 0006."""
+
     __tablename__ = "case_usage"
+    __table_args__ = (Index("ix_case_usage_claim", "case_id", "claim_key", unique=True),)
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     on: Mapped[date] = mapped_column(Date)
@@ -166,3 +175,6 @@ class CaseUsage(Base):
     source: Mapped[str] = mapped_column(String(32))  # hand, api, claims
     recorded_by: Mapped[str] = mapped_column(String(255))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claim_id: Mapped[str | None] = mapped_column(String(64))  # the claim line's id, as the payer writes it
+    code: Mapped[str | None] = mapped_column(String(16))  # the service code on the claim line
+    claim_key: Mapped[str | None] = mapped_column(String(120))

@@ -94,6 +94,102 @@ def _documents(plural: str) -> dict[str, Any]:
     return paths
 
 
+def _usage() -> dict[str, Any]:
+    reference = {"name": "reference", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "get": {
+            "summary": "The utilization meter of one case: approved, used, remaining, per month, entries",
+            "operationId": "get_usage",
+            "parameters": [reference],
+            "security": [{"token": ["cases.read"]}],
+            "responses": _responses("The meter", "Usage", 404),
+        },
+        "post": {
+            "summary": "Record units used on a day against the case's approval (docs/usage.md)",
+            "description": "Refused (422) unless the case is approved or partially approved, and for a "
+            "date after today or outside the approval. With a `claim_id`, the same claim line sent "
+            "again is counted once: 200 with `already_recorded: true`.",
+            "operationId": "record_usage",
+            "parameters": [reference],
+            "security": [{"token": ["cases.write"]}],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/UsageRecord"}}},
+            },
+            "responses": {
+                **_responses("Already recorded: nothing changed", "UsageRecorded", 400, 404, 409, 415, 422),
+                "201": {
+                    "description": "Recorded; the meter after it",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/UsageRecorded"}}
+                    },
+                },
+            },
+        },
+    }
+
+
+def _usage_schemas() -> dict[str, Any]:
+    return {
+        "UsageRecord": {
+            "type": "object",
+            "required": ["on", "units"],
+            "additionalProperties": False,
+            "properties": {
+                "on": {"type": "string", "format": "date", "description": "the date of the service"},
+                "units": {"type": "integer", "minimum": 1, "description": "units or visits used"},
+                "claim_id": {"type": ["string", "null"], "maxLength": 64, "description": "one claim line"},
+                "code": {"type": ["string", "null"], "maxLength": 16, "description": "the service code"},
+            },
+        },
+        "Usage": {
+            "type": "object",
+            "properties": {
+                "reference": {"type": "string"},
+                "approved": {"type": ["integer", "null"]},
+                "used": {"type": "integer"},
+                "remaining": {"type": ["integer", "null"], "description": "never below 0: see `over`"},
+                "over": {"type": "integer", "description": "units used beyond the approved ones"},
+                "percent": {"type": ["integer", "null"], "description": "used as a whole % of approved"},
+                "renewal_at": {"type": ["integer", "null"], "description": "used units that start renewal"},
+                "from": {"type": ["string", "null"], "format": "date"},
+                "to": {"type": ["string", "null"], "format": "date"},
+                "months": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"month": {"type": "string"}, "units": {"type": "integer"}},
+                    },
+                },
+                "entries": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "on": {"type": "string", "format": "date"},
+                            "units": {"type": "integer"},
+                            "source": {"enum": ["hand", "api", "claims"]},
+                            "claim_id": {"type": ["string", "null"]},
+                            "code": {"type": ["string", "null"]},
+                            "recorded_by": {"type": "string"},
+                            "recorded_at": {"type": "string", "format": "date-time"},
+                        },
+                    },
+                },
+            },
+        },
+        "UsageRecorded": {
+            "type": "object",
+            "properties": {
+                "recorded": {"type": "boolean"},
+                "already_recorded": {"type": "boolean"},
+                "warnings": {"type": "array", "items": {"$ref": "#/components/schemas/Error"}},
+                "usage": {"$ref": "#/components/schemas/Usage"},
+            },
+        },
+    }
+
+
 def document() -> dict[str, Any]:
     version_props = {
         "version_id": {"type": "integer"},
@@ -158,6 +254,7 @@ def document() -> dict[str, Any]:
                     "responses": _responses("The case", "Case", 404),
                 }
             },
+            "/api/cases/{reference}/usage": _usage(),
             "/api/evaluate": {
                 "post": {
                     "summary": "Decide one case against what is published",
@@ -195,7 +292,10 @@ def document() -> dict[str, Any]:
                         "file": {"type": ["string", "null"]},
                         "line": {"type": ["integer", "null"]},
                         "column": {"type": "integer"},
-                        "path": {"type": "string", "description": "a fact path (evaluate)"},
+                        "path": {
+                            "type": ["string", "null"],
+                            "description": "a fact path (evaluate, cases) or a field of the body (usage)",
+                        },
                         "fix": {"type": ["string", "null"]},
                     },
                 },
@@ -269,6 +369,7 @@ def document() -> dict[str, Any]:
                     "type": "object",
                     "description": "auth, ruleset, forms, missing, fired... (spec)",
                 },
+                **_usage_schemas(),
             },
         },
     }

@@ -31,7 +31,7 @@ SCOPES = {
     "forms.publish": "publish, retire and roll back forms",
     "cases.evaluate": "evaluate case facts against what is published",
     "cases.read": "read the cases of the token's organization",
-    "cases.write": "create cases (facts or a FHIR Bundle) in the token's organization",
+    "cases.write": "create cases (facts or a FHIR Bundle) and record their usage, in the token's organization",
     "audit.read": "read the audit trail and verify its chain",
 }
 # the scopes each role may hand to a token of its own

@@ -192,6 +192,8 @@ class _State:
     approved_to: date | None = None
     approved_units: int | None = None
     used_units: int = 0
+    turnaround_hours: int | None = None
+    p2p_at: datetime | None = None
     stage: str = ""
     next_action: str = ""
     next_due: datetime | None = None

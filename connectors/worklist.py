@@ -313,3 +313,29 @@ def read_worklist(data: bytes, *, payer_ids: Mapping[str, str] | None = None) ->
     except csv.Error as exc:  # a NUL byte, a cell over the csv module's size limit
         return Worklist([], [WorklistProblem(rows.line_num, "", f"not a readable CSV file ({exc})")])
     return Worklist(cases, reader.problems)
+
+
+def read_fields(
+    fields: Mapping[str, str], *, payer_ids: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+    """One case typed into a page, by worklist column (`{"payer": "acme", "codes": "72148"}`): its
+    facts, read exactly as a worklist row is, or None and every (column, problem)."""
+    header = [name for name in fields if _column(name) in COLUMNS]
+    reader = _Reader(header, payer_ids or {})
+    facts = reader.row(2, [fields[name] for name in header]) if reader.usable else None
+    problems = [(p.column, p.message) for p in reader.problems]
+    return (facts if not problems else None), problems
+
+
+def fields_of(facts: Mapping[str, Any]) -> dict[str, str]:
+    """The inverse: a case's facts as the text of each worklist column (lists joined by commas)."""
+    out: dict[str, str] = {}
+    for column, (path, _read) in COLUMNS.items():
+        node: Any = facts
+        for key in path:
+            node = node.get(key) if isinstance(node, Mapping) else None
+        if isinstance(node, list):
+            out[column] = ", ".join(str(v) for v in node)
+        elif node is not None and not isinstance(node, Mapping):
+            out[column] = str(node)
+    return out

@@ -101,6 +101,7 @@ class CaseState:
     approved_to: date | None = None
     approved_units: int | None = None
     used_units: int = 0
+    p2p_at: datetime | None = None  # when the peer-to-peer call is scheduled
 
 
 def in_renewal(state: CaseState, today: date) -> bool:
@@ -182,11 +183,11 @@ def next_action(state: CaseState, today: date) -> tuple[str, date | datetime | N
         what = (
             f"Gather {missing} missing item{'s' if missing != 1 else ''}" if missing else "Complete the forms"
         )
-        return what, _date(decision.get("due"))
+        return what, as_date(decision.get("due"))
     if where == "submit":
         if decision.get("auth") == "not-required":
             return "Close as not required", None
-        return "Submit the request to the payer", _date(decision.get("due"))
+        return "Submit the request to the payer", as_date(decision.get("due"))
     if where == "follow-up":
         if state.status == "pended":
             return "Send what the payer asked for", due.pend_due
@@ -194,13 +195,24 @@ def next_action(state: CaseState, today: date) -> tuple[str, date | datetime | N
     if where == "denial":
         if state.status == "denied":
             return "Appeal or schedule a peer-to-peer", due.appeal_due
-        return "Await the appeal decision", None
+        if state.status == "p2p-scheduled" and state.p2p_at is not None:
+            return "Hold the peer-to-peer call and record the outcome", state.p2p_at
+        return "Record the payer's decision on the appeal", None
     if where == "renewal":
         return "Renew the authorization", state.approved_to
     return "Nothing: the case is closed", None
 
 
-def _date(value: Any) -> date | None:
+def should_expire(state: CaseState, today: date) -> bool:
+    """An approval whose window has ended: the daily sweep moves it to `expired`."""
+    return (
+        state.status in ("approved", "partially-approved")
+        and state.approved_to is not None
+        and state.approved_to < today
+    )
+
+
+def as_date(value: Any) -> date | None:
     if isinstance(value, str):
         try:
             return date.fromisoformat(value)

@@ -266,3 +266,112 @@ def test_a_fhir_bundle_posted_becomes_a_case_with_its_unmapped_elements_as_warni
     broken = json.loads((ROOT / "tests" / "fixtures" / "fhir" / "invalid-resource.bundle.json").read_text())
     response = client.post("/api/cases", headers=_auth(token), json=broken)
     assert response.status_code == 422 and response.get_json()["errors"][0]["path"].startswith("Bundle.entry")
+
+
+# -- usage (admin/usage.py; docs/usage.md) ---------------------------------------------------------
+def _approved_case(app: Any, units: int = 10) -> str:
+    from datetime import date, timedelta
+
+    from admin import cases
+
+    today = date.today()
+    with app.extensions["priorauth.db"].transaction() as session:
+        case = cases.create(session, cases.organization(session), "seed", CASE)
+        cases.submit(session, case, "seed")
+        start, end = today - timedelta(days=30), today + timedelta(days=120)
+        cases.respond(session, case, "seed", "approved", auth_number="A-1", units=units, start=start, end=end)
+        return case.reference
+
+
+def test_usage_is_recorded_once_per_claim_line_and_read_back_as_the_meter(client: Any, app: Any) -> None:
+    from datetime import date
+
+    reference = _approved_case(app)
+    _user(app, "coo@example.org", "coordinator")
+    token = _token(app, "coo@example.org", "cases.write", "cases.read")
+    body = {"on": date.today().isoformat(), "units": 8, "claim_id": "C-1", "code": "72148"}
+    response = client.post(f"/api/cases/{reference}/usage", headers=_auth(token), json=body)
+    assert response.status_code == 201, response.get_json()
+    made = response.get_json()
+    assert (made["recorded"], made["already_recorded"], made["warnings"]) == (True, False, [])
+    assert (made["usage"]["used"], made["usage"]["remaining"], made["usage"]["percent"]) == (8, 2, 80)
+    again = client.post(f"/api/cases/{reference}/usage", headers=_auth(token), json=body)
+    assert again.status_code == 200 and again.get_json()["already_recorded"] is True
+    meter = client.get(f"/api/cases/{reference}/usage", headers=_auth(token)).get_json()
+    months = {m["month"]: m["units"] for m in meter["months"]}
+    assert meter["used"] == 8 and months[date.today().strftime("%Y-%m")] == 8 and sum(months.values()) == 8
+    assert [(e["units"], e["source"], e["claim_id"]) for e in meter["entries"]] == [(8, "api", "C-1")]
+    shown = client.get(f"/api/cases/{reference}", headers=_auth(token)).get_json()
+    assert shown["stage"] == "renewal" and shown["approval"]["used"] == 8
+    with app.extensions["priorauth.db"].transaction() as session:
+        last = session.scalars(select(AuditEvent).where(AuditEvent.action == "usage")).all()
+    assert len(last) == 1 and last[0].actor.startswith("token:")
+
+
+def test_usage_needs_write_to_record_and_read_to_see(client: Any, app: Any) -> None:
+    reference = _approved_case(app)
+    _user(app, "coo@example.org", "coordinator")
+    reader = _token(app, "coo@example.org", "cases.read")
+    writer = _token(app, "coo@example.org", "cases.write")
+    posted = client.post(f"/api/cases/{reference}/usage", headers=_auth(reader), json={"on": "2026-01-01"})
+    assert posted.status_code == 403 and "`cases.write`" in posted.get_json()["errors"][0]["message"]
+    read = client.get(f"/api/cases/{reference}/usage", headers=_auth(writer))
+    assert read.status_code == 403 and "`cases.read`" in read.get_json()["errors"][0]["message"]
+    assert client.get(f"/api/cases/{reference}/usage").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("data", "errors"),
+    [
+        ('{"on": ', [{"message": "the body is not valid JSON (Expecting value)", "line": 1, "column": 8}]),
+        (
+            "[1]",
+            [{"message": 'send {"on": "YYYY-MM-DD", "units": N} (and "claim_id", "code" for a claim line)'}],
+        ),
+        (
+            '{"on": "2026-02-30", "units": true, "claim_id": 7, "note": "x"}',
+            [
+                {
+                    "message": 'unknown field(s) note: send {"on": "YYYY-MM-DD", "units": N} '
+                    '(and "claim_id", "code" for a claim line)'
+                },
+                {"path": "on", "message": "the date of the service, as a string YYYY-MM-DD"},
+                {"path": "units", "message": "the units or visits used, a whole number above 0"},
+                {"path": "claim_id", "message": "claim_id is a string (or leave it out)"},
+            ],
+        ),
+    ],
+)
+def test_a_bad_usage_body_is_a_400_that_names_each_problem(
+    client: Any, app: Any, data: str, errors: list[dict[str, Any]]
+) -> None:
+    reference = _approved_case(app)
+    _user(app, "coo@example.org", "coordinator")
+    token = _token(app, "coo@example.org", "cases.write", "cases.read")
+    response = client.post(
+        f"/api/cases/{reference}/usage", headers=_auth(token), data=data, content_type="application/json"
+    )
+    assert response.status_code == 400 and response.get_json() == {"errors": errors}
+    assert client.get(f"/api/cases/{reference}/usage", headers=_auth(token)).get_json()["used"] == 0
+
+
+def test_usage_the_rules_refuse_is_a_422_and_an_unknown_case_a_404(client: Any, app: Any) -> None:
+    from datetime import date, timedelta
+
+    reference = _approved_case(app)
+    _user(app, "coo@example.org", "coordinator")
+    token = _token(app, "coo@example.org", "cases.write", "cases.read")
+    future = (date.today() + timedelta(days=2)).isoformat()
+    response = client.post(
+        f"/api/cases/{reference}/usage", headers=_auth(token), json={"on": future, "units": 1}
+    )
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == [
+        {"path": "on", "message": f"{future} is after today: record usage once the service happened"}
+    ]
+    missing = client.post("/api/cases/PA-NOPE/usage", headers=_auth(token), json={"on": future, "units": 1})
+    assert (
+        missing.status_code == 404
+        and missing.get_json()["errors"][0]["message"] == "there is no case PA-NOPE"
+    )
+    assert client.get("/api/cases/PA-NOPE/usage", headers=_auth(token)).status_code == 404

@@ -117,3 +117,19 @@ def test_a_post_without_its_csrf_token_changes_nothing(app: Any) -> None:
     assert coo.post(f"/cases/{reference}/submit", data={}).status_code == 400
     with app.extensions["priorauth.db"].transaction() as session:
         assert session.scalar(select(Case.status).where(Case.reference == reference)) == "draft"
+
+
+def test_a_case_the_rules_do_not_need_authorized_is_closed_as_not_required(app: Any) -> None:
+    coo = _client(app, "coo@example.org")
+    with app.extensions["priorauth.db"].transaction() as session:
+        reference = next(
+            c.reference
+            for c in session.scalars(select(Case).where(Case.status == "draft"))
+            if (c.decision or {}).get("auth") == "not-required"
+        )
+    page = coo.get(f"/cases/{reference}").get_data(as_text=True)
+    assert "Close as not required" in page and "Record as submitted" not in page
+    coo.post(f"/cases/{reference}/respond", data={"csrf_token": csrf_token(page), "status": "not-required"})
+    with app.extensions["priorauth.db"].transaction() as session:
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        assert (case.status, case.stage) == ("not-required", "done")

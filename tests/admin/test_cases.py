@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from admin import audit, cases
+from admin import audit, cases, usage
 from admin.db import Database
 from admin.models import AuditEvent
 from admin.models_cases import Case, Organization
@@ -96,7 +96,7 @@ def test_a_full_life_submit_pend_answer_approve_use_and_renew(db: Database) -> N
             end=date.today() + timedelta(days=90),
         )
         assert (case.status, case.stage) == ("approved", "done")
-        cases.record_usage(session, case, "coo", date.today(), 8)
+        usage.record(session, case, "coo", date.today(), 8)
         assert case.stage == "renewal" and case.next_action == "Renew the authorization"
         child = cases.renew(session, case, "coo")
         assert (child.parent_id, child.status, child.facts["service"]["codes"]) == (
@@ -185,3 +185,75 @@ def test_queue_counts_and_aging_queries_on_both_databases(db: Database) -> None:
             "expiring": 0,
         }
     }
+
+
+def test_the_decision_due_time_follows_the_deciding_rulesets_turnaround(db: Database) -> None:
+    # acme-commercial says {standard: 14d, expedited: 72h}; the default would be 7 days
+    with db.transaction() as session:
+        case = cases.create(session, cases.organization(session), "coo", READY)
+        assert case.turnaround_hours == 14 * 24
+        cases.submit(session, case, "coo")
+        due = cases.show(case)["deadlines"]["decision_due"]
+        assert due == (case.submitted_at + timedelta(days=14)).isoformat()
+        expedited = cases.create(
+            session, cases.organization(session), "coo", {**READY, "urgency": "expedited"}
+        )
+        assert expedited.turnaround_hours == 72
+
+
+def test_a_denial_is_appealed_or_argued_peer_to_peer_and_a_status_check_moves_the_next_check(
+    db: Database,
+) -> None:
+    from datetime import UTC, datetime
+
+    with db.transaction() as session:
+        org = cases.organization(session)
+        case = cases.create(session, org, "coo", READY)
+        cases.submit(session, case, "coo")
+        first = case.next_due
+        cases.check_status(session, case, "coo")
+        assert case.next_due > first and case.last_check_at is not None
+        cases.respond(session, case, "coo", "denied", code="N-115", reason="Not medically necessary")
+        assert (case.stage, case.next_action) == ("denial", "Appeal or schedule a peer-to-peer")
+        with pytest.raises(cases.CaseError, match="in the past"):
+            cases.schedule_p2p(session, case, "coo", datetime(2020, 1, 1, tzinfo=UTC))
+        assert case.status == "denied"
+        at = datetime.now(UTC) + timedelta(days=2)
+        cases.schedule_p2p(session, case, "coo", at)
+        assert (case.status, case.stage, case.next_due) == ("p2p-scheduled", "denial", at)
+        assert case.next_action == "Hold the peer-to-peer call and record the outcome"
+        with pytest.raises(cases.CaseError, match="from p2p-scheduled a case can go to approved, denied"):
+            cases.appeal(session, case, "coo")
+        cases.respond(session, case, "coo", "denied", reason="Upheld")
+        cases.appeal(session, case, "coo", "APL-9")
+        assert (case.status, case.appeal_reference) == ("appealed", "APL-9")
+        actions = list(
+            session.scalars(select(AuditEvent.action).where(AuditEvent.entity_id == case.reference))
+        )
+    assert actions[-5:] == ["status-check", "respond", "schedule-p2p", "respond", "appeal"]
+
+
+def test_the_sweep_expires_ended_approvals_and_moves_cases_into_renewal_as_time_passes(
+    db: Database,
+) -> None:
+    today = date.today()
+    with db.transaction() as session:
+        org = cases.organization(session)
+        ended, ending = (cases.create(session, org, "coo", READY) for _ in range(2))
+        for case, end in ((ended, today + timedelta(days=40)), (ending, today + timedelta(days=45))):
+            cases.submit(session, case, "coo")
+            cases.respond(session, case, "coo", "approved", auth_number="A", units=10, start=today, end=end)
+            assert case.stage == "done"
+        refs = ended.reference, ending.reference
+    with db.transaction() as session:  # 41 days on: one ended, the other within 30 days of its end
+        counts = cases.sweep(session, today=today + timedelta(days=41), commit=True)
+    assert counts["expired"] == 1 and counts["restaged"] >= 1
+    with db.transaction() as session:
+        got = {c.reference: (c.status, c.stage) for c in session.scalars(select(Case))}
+        assert got[refs[0]] == ("expired", "done")
+        assert got[refs[1]] == ("approved", "renewal")
+        assert cases.sweep(session, today=today + timedelta(days=41)) == {
+            "expired": 0,
+            "restaged": 0,
+            "skipped": 0,
+        }
