@@ -77,6 +77,7 @@ def index() -> Any:
         stage=request.args.get("stage") or None,
         status=request.args.get("status") or None,
         payer=request.args.get("payer") or None,
+        work_queue=request.args.get("queue") or None,
         owner=owner,
         expiring_days=request.args.get("expiring", type=int),
         page=max(request.args.get("page", 1, type=int), 1),
@@ -91,6 +92,14 @@ def index() -> Any:
         }
     )
     names = {p.id: p.name for p in session.scalars(select(Payer))}
+    work_queues = sorted(
+        q
+        for (q,) in session.execute(
+            select(Case.work_queue)
+            .where(Case.organization_id == org.id, Case.work_queue.is_not(None))
+            .distinct()
+        )
+    )
     return render_template(
         "cases/queue.html",
         rows=rows,
@@ -102,6 +111,7 @@ def index() -> Any:
         statuses=lifecycle.STATUSES,
         payers=payers,
         payer_names=names,
+        work_queues=work_queues,
         today=date.today(),
         page_size=queue.PAGE,
         page_url=lambda n: url_for(".index", **{**request.args.to_dict(), "page": n}),

@@ -251,6 +251,7 @@ def _evaluate(session: Session, case: Case, why: str, given: Mapping[str, Any] |
     ruleset = decision.get("ruleset") or {}
     case.ruleset_id, case.ruleset_version = ruleset.get("id"), ruleset.get("version")
     case.turnaround_hours = _turnaround_hours(facts, decision, today)
+    case.work_queue = str(decision.get("queue") or "")[:64] or None
     case.decisions.append(
         CaseDecision(
             at=utcnow(),

@@ -56,6 +56,7 @@ class Case(Base):
             sqlite_where=text("stage <> 'done'"),
         ),
         Index("ix_cases_parent", "parent_id"),
+        Index("ix_cases_work_queue", "organization_id", "work_queue", "stage"),  # migration 0007
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
@@ -86,6 +87,7 @@ class Case(Base):
     appeal_reference: Mapped[str | None] = mapped_column(String(120))
     p2p_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     turnaround_hours: Mapped[int | None] = mapped_column(Integer)  # the deciding ruleset's
+    work_queue: Mapped[str | None] = mapped_column(String(64))  # the decision's `queue` (imaging...)
     auth_number: Mapped[str | None] = mapped_column(String(64))
     approved_from: Mapped[date | None] = mapped_column(Date)
     approved_to: Mapped[date | None] = mapped_column(Date)

@@ -28,6 +28,7 @@ class Filters:
     stage: str | None = None
     status: str | None = None
     payer: str | None = None
+    work_queue: str | None = None  # the decision's queue: imaging, sleep, infusion...
     owner: int | None = None  # a user id; 0: nobody
     expiring_days: int | None = None
     page: int = 1
@@ -52,6 +53,8 @@ def _filtered(query: Select[Any], filters: Filters) -> Select[Any]:
         query = query.where(Case.status == filters.status)
     if filters.payer:
         query = query.where(Case.payer_id == filters.payer)
+    if filters.work_queue:
+        query = query.where(Case.work_queue == filters.work_queue)
     if filters.owner is not None:
         query = query.where(Case.owner_id.is_(None) if filters.owner == 0 else Case.owner_id == filters.owner)
     if filters.expiring_days is not None:

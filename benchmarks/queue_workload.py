@@ -135,7 +135,7 @@ CASE_COLUMNS = (
     *("submitted_at", "submission_reference", "last_check_at", "pend_request", "pend_due", "denied_at"),
     *("denial_code", "denial_reason", "appeal_due", "auth_number", "approved_from", "approved_to"),
     *("approved_units", "used_units", "cancel_reason", "created_by", "created_at", "updated_at"),
-    "lock_version",
+    *("lock_version", "work_queue"),
 )
 COLUMNS = {  # the columns each row tuple fills, in its order (tables in foreign-key order)
     "organizations": ("id", "slug", "name", "created_at"),
@@ -369,6 +369,7 @@ class Workload:
                 created,
                 updated,
                 1,
+                sample.decision.get("queue"),
             )
         )
         self._history(

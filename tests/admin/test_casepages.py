@@ -133,3 +133,18 @@ def test_a_case_the_rules_do_not_need_authorized_is_closed_as_not_required(app: 
     with app.extensions["priorauth.db"].transaction() as session:
         case = session.scalar(select(Case).where(Case.reference == reference))
         assert (case.status, case.stage) == ("not-required", "done")
+
+
+def test_the_queue_filters_by_the_rules_work_queue(app: Any) -> None:
+    coo = _client(app, "coo@example.org")
+    with app.extensions["priorauth.db"].transaction() as session:
+        found = {
+            (c.reference, c.work_queue) for c in session.scalars(select(Case).where(Case.stage != "done"))
+        }
+    queues = {q for _, q in found if q}
+    assert "imaging" in queues and len(queues) > 1
+    body = coo.get("/cases/?queue=imaging").get_data(as_text=True)
+    rows = body.split("<tbody>")[1]
+    assert 'for="f-queue">Queue</label>' in body
+    for reference, queue in found:
+        assert (reference in rows) == (queue == "imaging"), (reference, queue)
