@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -485,7 +485,16 @@ def sweep(
     chunk is committed, and a chunk someone changed meanwhile is rolled back and skipped (counted)."""
     today = today or date.today()
     query = select(Case).where(Case.stage != "done")
-    also = select(Case).where(Case.status.in_(("approved", "partially-approved")), Case.stage == "done")
+    # approvals outside the renewal window that time or use could have brought into it (or past
+    # their end): not every approval ever made
+    also = select(Case).where(
+        Case.status.in_(("approved", "partially-approved")),
+        Case.stage == "done",
+        or_(
+            Case.approved_to <= today + timedelta(days=lifecycle.RENEWAL_DAYS),
+            Case.used_units * 10 >= Case.approved_units * int(lifecycle.RENEWAL_USED_SHARE * 10),
+        ),
+    )
     if org is not None:
         query, also = query.where(Case.organization_id == org.id), also.where(Case.organization_id == org.id)
     ids = [
