@@ -167,6 +167,7 @@ def test_a_coordinator_takes_a_request_from_the_ehr_to_its_renewal(
     page.get_by_label("Payer reference (optional)").fill("ACME-PORTAL-77812")
     page.get_by_role("button", name="Record as submitted").click()
     expect(page.locator(".case-head")).to_contain_text("follow-up")
+    expect(page.locator("aside")).to_contain_text("payer reference ACME-PORTAL-77812")
     shot(page, "coordinator-07-submitted")
 
     # the payer approves 10 units for 90 days
