@@ -77,6 +77,9 @@ ACCEPTED = {  # media type -> (what people call it, the extension the stored fil
 }
 ACCEPTED_TEXT = "PDF, TIFF, PNG or JPEG"
 _RENEWABLE = ("approved", "partially-approved", "expired")
+# decided cases keep documents on record (the payer's approval letter, a usage report) without
+# changing their facts: the decision they were made on stays as it was
+ON_RECORD = ("approved", "partially-approved", "not-required", "expired")
 _FORMATS = {"image/tiff": {"TIFF"}, "image/png": {"PNG"}, "image/jpeg": {"JPEG", "MPO"}}  # MPO: cameras
 _NAMED = {".pdf": "PDF", ".tif": "TIFF", ".tiff": "TIFF", ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 
@@ -156,9 +159,13 @@ def state(document: CaseDocument) -> str:
 def problems(case: Case, type: str, title: str, replaces: int | None = None) -> list[tuple[str, str]]:
     """Everything wrong with an upload's description, all at once (before any byte is read)."""
     found: list[tuple[str, str]] = []
-    if case.status not in lifecycle.OPEN:
+    if case.status not in lifecycle.OPEN and case.status not in ON_RECORD:
+        found.append(("", f"the case is {case.status}: documents can no longer be added"))
+    elif case.status in ON_RECORD and replaces is not None:
         renew = " (renew it to work on it again)" if case.status in _RENEWABLE else ""
-        found.append(("", f"the case is {case.status}: documents can no longer be added{renew}"))
+        found.append(
+            ("replaces", f"the case is {case.status}: its documents can no longer be replaced{renew}")
+        )
     if type not in TYPES:
         found.append(("type", f"choose one of the document types: {', '.join(TYPES)}"))
     if len(title.strip()) > TITLE_MAX:
@@ -190,6 +197,7 @@ def attach(
     limit: int = DEFAULT_LIMIT_MB * MiB,
 ) -> CaseDocument:
     """Store the upload, add it to the case's facts and re-evaluate the case; returns the new row.
+    A decided case (ON_RECORD) keeps the document on record only: its facts and decision stay.
 
     Raises cases.CaseError (nothing stored, nothing changed) for a closed case, an unknown type, a
     file that is empty, too large, not a PDF/TIFF/PNG/JPEG by its bytes, or that does not open.
@@ -223,7 +231,8 @@ def attach(
         old = _current(case, replaces) if replaces is not None else None
         if old is not None:
             old.superseded_by = document.id
-        _refacts(session, case, actor, add=document, drop=old, why=f"document {type}")
+        if case.status in lifecycle.OPEN:
+            _refacts(session, case, actor, add=document, drop=old, why=f"document {type}")
         audit.record(
             session,
             actor,

@@ -543,3 +543,24 @@ def test_the_case_page_shows_the_documents_panel(app: Any) -> None:
     page = _upload(coo, reference, FILES["scan.pdf"][0], "scan.pdf").get_data(as_text=True)
     assert 'id="documents"' in page and f'<span class="tag">{ORDER}</span>' in page
     assert "Attach a document" in page
+
+
+def test_a_decided_case_keeps_a_document_on_record_and_its_decision_stays(
+    db: Database, tmp_path: Path
+) -> None:
+    root = tmp_path / "documents"
+    ready = json.loads((ROOT / "examples" / "cases" / "mri-lumbar-acme-ready.json").read_text())
+    with db.transaction() as session:
+        case = cases.create(session, cases.organization(session), "coo", ready)
+        cases.submit(session, case, "coo")
+        cases.respond(session, case, "coo", "approved", auth_number="A-1", units=1)
+        facts, decisions = json.dumps(case.facts, sort_keys=True), len(case.decisions)
+        letter = documents.attach(
+            session, case, "coo", io.BytesIO(pdf(1)), type="payer-letter", on=None, root=root
+        )
+        assert (documents.state(letter), len(case.decisions)) == ("current", decisions)
+        assert json.dumps(case.facts, sort_keys=True) == facts
+        with pytest.raises(cases.CaseError, match="its documents can no longer be replaced"):
+            documents.attach(
+                session, case, "coo", io.BytesIO(pdf(2)), type="order", on=None, replaces=letter.id, root=root
+            )
