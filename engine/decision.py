@@ -31,6 +31,11 @@ def due_date(as_of: date, urgency: str, turnaround: Mapping[str, int]) -> str:
     return (as_of + timedelta(days=turnaround.get(key, DEFAULT_TURNAROUND[key]))).isoformat()
 
 
+#: The outcomes a rule may set, each taken from the first applied rule that sets it: a rule's
+#: `sets` has bit i when it sets _OUTCOMES[i].
+_OUTCOMES = ("auth", "channel", "portal", "queue", "urgency", "fax")
+
+
 @dataclass(frozen=True, slots=True)
 class _Required:
     """An item a rule requires: missing unless `satisfied` holds."""
@@ -40,6 +45,7 @@ class _Required:
     satisfied: Predicate | None
     check: ItemCheck
     why: str  # why_missing, when it is missing
+    entry: dict[str, Any]  # its entry in `missing`, copied (never handed out itself)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +70,9 @@ class _Contribution:
     missing: tuple[tuple[str, str, str], ...]  # (id, label, why_missing)
     final: bool
     lists: bool  # whether it adds forms, notes, required or missing items at all
+    sets: int  # the outcomes it sets, as bits (see _OUTCOMES)
+    entry: dict[str, Any]  # its entry in `fired`, applied, its facts to fill in: copied, never handed out
+    missing_entries: tuple[tuple[str, dict[str, Any], str], ...]  # (id, entry in `missing`, why_missing)
 
     @classmethod
     def of(cls, rule: Rule, items: Mapping[str, ItemCheck]) -> _Contribution:
@@ -76,10 +85,12 @@ class _Contribution:
                 f"rule '{rule.id}' requires it and nothing in the case satisfies it ({items[iid].condition})"
                 if items[iid].satisfied is not None
                 else f"rule '{rule.id}' requires it and only a person can confirm it",
+                {"id": iid, "label": items[iid].label, "rule": rule.id},
             )
             for iid in rule.require
         )
         missing = tuple((mid, label, f"rule '{rule.id}' names it as missing") for mid, label in rule.missing)
+        sets = sum(1 << i for i, name in enumerate(_OUTCOMES) if getattr(rule, name) is not None)
         return cls(
             rule.id,
             rule.priority,
@@ -98,6 +109,9 @@ class _Contribution:
             missing,
             rule.final,
             bool(rule.forms or rule.notes or require or missing),
+            sets if rule.outcomes else 0,
+            {"rule": rule.id, "priority": rule.priority, "applied": True, "facts": None},
+            tuple((mid, {"id": mid, "label": label, "rule": rule.id}, why) for mid, label, why in missing),
         )
 
 
@@ -108,7 +122,7 @@ class Decider:
         self.plan = plan
         ruleset = plan.ruleset
         self._rules = tuple(_Contribution.of(rule, plan.items) for rule in plan.rules)
-        self._id, self._version, self._sha256 = ruleset.id, ruleset.version, ruleset.sha256
+        self._ruleset = {"id": ruleset.id, "version": ruleset.version, "sha256": ruleset.sha256}  # copied
         defaults = ruleset.defaults
         self._turnaround = defaults.turnaround
         self._channel, self._portal = defaults.channel, defaults.portal
@@ -132,6 +146,7 @@ class Decider:
         get = flat.get
         rules = self._rules
         auth = channel = portal = queue = urgency = fax = None  # the first applied rule's, if any
+        unset = 0b111111  # the outcomes no applied rule has set yet, as bits (see _OUTCOMES)
         forms: list[str] = []
         notes: list[str] = []
         missing: list[dict[str, Any]] = []
@@ -141,23 +156,27 @@ class Decider:
         cut = False
         for position in fired:
             rule = rules[position]
+            # a copy of the rule's entry is quicker than a display of four keys
+            entry = rule.entry.copy()
+            fired_out.append(entry)
             # prepared facts hold JSON values only (dates stay ISO text), so no conversion
             arity = rule.arity
             if arity == 1:
                 (p,) = rule.paths
-                facts = {p: get(p)}
+                entry["facts"] = {p: get(p)}
             elif arity == 2:
                 p, q = rule.paths
-                facts = {p: get(p), q: get(q)}
+                entry["facts"] = {p: get(p), q: get(q)}
             elif arity == 3:
                 p, q, r = rule.paths
-                facts = {p: get(p), q: get(q), r: get(r)}
+                entry["facts"] = {p: get(p), q: get(q), r: get(r)}
             else:
-                facts = {path: get(path) for path in rule.paths}
-            fired_out.append({"rule": rule.id, "priority": rule.priority, "applied": not cut, "facts": facts})
+                entry["facts"] = {path: get(path) for path in rule.paths}
             if cut:
+                entry["applied"] = False
                 continue
-            if rule.outcomes:
+            if rule.sets & unset:  # it sets an outcome no earlier rule has
+                unset &= ~rule.sets
                 if auth is None:
                     auth = rule.auth
                 if channel is None:
@@ -186,20 +205,21 @@ class Decider:
                     iid = item.id
                     if iid in why_missing or (satisfied is not None and iid in satisfied):
                         continue
-                    if item.satisfied is not None and item.satisfied(flat, as_of):
+                    test = item.satisfied
+                    if test is not None and test(flat, as_of):
                         if satisfied is None:
                             satisfied = {}
                         by = item.check.matching_records(flat, as_of)
                         satisfied[iid] = {"id": iid, "label": item.label, "by": by}
                     else:
-                        missing.append({"id": iid, "label": item.label, "rule": rule.id})
+                        missing.append(item.entry.copy())
                         why_missing[iid] = item.why
-            if rule.missing:
-                for mid, label, why in rule.missing:
+            if rule.missing_entries:
+                for mid, template, why in rule.missing_entries:
                     if mid not in why_missing:
                         if satisfied is not None:
                             satisfied.pop(mid, None)
-                        missing.append({"id": mid, "label": label, "rule": rule.id})
+                        missing.append(template.copy())
                         why_missing[mid] = why
         auth = auth or "unknown"
         urgency = urgency or get("urgency") or "standard"
@@ -213,7 +233,7 @@ class Decider:
                     break
         return {
             "case_id": get("case_id"),
-            "ruleset": {"id": self._id, "version": self._version, "sha256": self._sha256},
+            "ruleset": self._ruleset.copy(),
             "auth": auth,
             "channel": channel or self._channel,
             "portal": portal or self._portal,
