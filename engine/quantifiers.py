@@ -30,7 +30,7 @@ class _Where:
     def __init__(self) -> None:
         self.fields: list[str] = []
         self.args: list[Any] = []
-        self.cutoffs: list[int] = []  # days, for within_days / older_than_days
+        self.cutoffs: list[int] = []  # days, for within_days / older_than_days: CUT[i](as_of)
 
     def expr(self, node: Node) -> str | None:
         if isinstance(node, conditions.Not):
@@ -51,11 +51,12 @@ class _Where:
         self.args.append(node.arg)
         value = f"r.get(F[{j}])"
         if node.op in ("within_days", "older_than_days") and node.kind == "date":
-            # a checked ISO date against the cut-off's ISO text, worked out once per call
+            # a checked ISO date against the cut-off's ISO text (remembered for the last as_of)
             c = len(self.cutoffs)
             self.cutoffs.append(node.arg)
             compare = ">=" if node.op == "within_days" else "<"
-            return f"((v := {value}) is not None and v {compare} c{c})"
+            # the cut-off asked for only when the record gets this far (most fail on their type)
+            return f"((v := {value}) is not None and v {compare} CUT[{c}](as_of))"
         return inline_test(node, value, f"K[{j}]")
 
 
@@ -73,7 +74,6 @@ def generate(q: Quantifier) -> Predicate | None:
         "    records = flat.get(PATH)",
         "    if type(records) is not list or not records:",  # a typed list of records, or missing
         f"        return {empty}",
-        *(f"    c{c} = CUT[{c}](as_of)" for c in range(len(where.cutoffs))),
         "    for r in records:",
     ]
     if q.kind == "every":
