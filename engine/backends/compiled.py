@@ -121,6 +121,37 @@ class _Source:
         self.atoms = plan.atoms
         self.bits, self.paths, self.indexes = _bits(plan.atoms)
         self.memo: set[int] = set()  # atoms kept in a local a<i>
+        self.hoisted = self._hoisted(plan.conditions)  # path -> its local f<n>
+
+    def _hoisted(self, conditions: Sequence[Expr]) -> dict[str, str]:
+        """The paths read once, into a local, at the top: those every case reads (the first test
+        of an ungated rule) that the function reads more than once."""
+        reads: dict[str, int] = {}
+        first: set[str] = set()
+
+        def walk(expr: Expr) -> None:
+            if isinstance(expr, AtomRef):
+                leaf = self.atoms[expr.index].leaf
+                if leaf is not None and expr.index not in self.bits:
+                    reads[leaf.path] = reads.get(leaf.path, 0) + 1
+            elif isinstance(expr, Neg):
+                walk(expr.child)
+            else:
+                for child in expr.children:
+                    walk(child)
+
+        for expr in conditions:
+            walk(expr)
+            head = expr.children[0] if isinstance(expr, And) and expr.children else expr
+            if self.gate(expr) is None and isinstance(head, AtomRef) and head.index not in self.bits:
+                leaf = self.atoms[head.index].leaf
+                if leaf is not None:
+                    first.add(leaf.path)
+        return {path: f"f{n}" for n, path in enumerate(sorted(p for p in first if reads[p] > 1))}
+
+    def read(self, path: str) -> str:
+        """Source reading fact `path` (a declared path, written with repr)."""
+        return self.hoisted.get(path) or f"get({path!r})"
 
     def atom(self, i: int, known: int | None = None) -> str:
         if i == known:
@@ -131,11 +162,11 @@ class _Source:
             return f"({test})" if bit.hold else f"(not {test})"
         leaf = self.atoms[i].leaf
         # the path as a literal (a declared fact path, written with repr), the argument by name
-        fast = inline_test(leaf, f"get({leaf.path!r})", f"K{i}") if leaf is not None else None
+        fast = inline_test(leaf, self.read(leaf.path), f"K{i}") if leaf is not None else None
         if fast is not None:
             return fast
         self.memo.add(i)
-        call = f"T{i}(get({leaf.path!r}), as_of)" if leaf is not None else f"T{i}(flat, as_of)"
+        call = f"T{i}({self.read(leaf.path)}, as_of)" if leaf is not None else f"T{i}(flat, as_of)"
         return f"(a{i} if a{i} is not None else (a{i} := {call}))"
 
     def expr(self, expr: Expr, known: int | None = None) -> str:
@@ -182,6 +213,7 @@ class _Source:
                 f"        m{n} |= {' | '.join(look)}",
             ]
         head += [f"    a{i} = None" for i in sorted(self.memo)]
+        head += [f"    {name} = get({path!r})" for path, name in self.hoisted.items()]
         body = ["    out = []"]
         for n, by_bit in sorted(groups.items()):
             body.append(f"    if m{n}:")
