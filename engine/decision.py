@@ -225,6 +225,14 @@ class Decider:
         urgency = urgency or get("urgency") or "standard"
         owed = auth == "required" or auth == "review"
         ready = auth == "not-required"
+        due = None
+        if owed:
+            seen, dues = self._dues  # self._due, inline
+            due = (
+                dues["standard" if urgency == "standard" else "expedited"]
+                if seen == as_of
+                else self._due(as_of, urgency)
+            )
         if owed and not missing:
             ready = True
             for form in forms:
@@ -239,7 +247,7 @@ class Decider:
             "portal": portal or self._portal,
             "queue": queue or self._queue,
             "urgency": urgency,
-            "due": self._due(as_of, urgency) if owed else None,
+            "due": due,
             "forms": forms,
             "missing": missing,
             "satisfied": list(satisfied.values()) if satisfied else [],
