@@ -86,6 +86,10 @@ def _compile(expr: Expr, atoms: Sequence[Atom]) -> Check:
 
 Matcher = Callable[[Flat, date], list[int]]
 
+#: Up to this many prefixes in a code index, a code is first tested against all of them with one
+#: `str.startswith`; with more, that scan would cost more than the lookups it spares.
+PREFIX_SCAN = 32
+
 
 @dataclass(frozen=True, slots=True)
 class _Bit:
@@ -204,7 +208,7 @@ class _Source:
         head = ["def fired(flat, as_of):", "    get = flat.get"]
         for n, index in enumerate(self.indexes):
             # the path's codes (a list: the path is typed), looked up in its CodeIndex
-            look = [f"E{n}(c, 0)", *(f"X{n}(c[:{size}], 0)" for size in index.lengths)]
+            look = [f"E{n}(c, 0)"]
             if index.ranges:
                 look.append(f"R{n}(c)")
             head += [
@@ -212,6 +216,13 @@ class _Source:
                 f"    for c in get({self.paths[n]!r}) or ():",
                 f"        m{n} |= {' | '.join(look)}",
             ]
+            prefixes = " | ".join(f"X{n}(c[:{size}], 0)" for size in index.lengths)
+            if len(index.prefixes) > PREFIX_SCAN:
+                head[-1] += f" | {prefixes}"
+            elif prefixes:
+                # Most codes start with none of a few prefixes: one startswith over them all is
+                # quicker than a slice (a new string) and a lookup per prefix length.
+                head += [f"        if c.startswith(P{n}):", f"            m{n} |= {prefixes}"]
         head += [f"    a{i} = None" for i in sorted(self.memo)]
         head += [f"    {name} = get({path!r})" for path, name in self.hoisted.items()]
         body = ["    out = []"]
@@ -236,6 +247,7 @@ def generate(plan: Plan) -> Matcher:
         namespace[f"T{a.index}"] = value_test(a.leaf) if a.leaf is not None else a.test
     for n, index in enumerate(source.indexes):
         namespace.update({f"E{n}": index.exact.get, f"X{n}": index.prefixes.get, f"R{n}": index.in_ranges})
+        namespace[f"P{n}"] = tuple(index.prefixes)
     code = compile(text, f"<priorauth rules of {plan.ruleset.id}>", "exec")
     exec(code, namespace)
     matcher: Matcher = namespace["fired"]
