@@ -108,20 +108,24 @@ class Evaluator:
         if self.forms:
             self._apply_form_facts(flat)
         payer = flat.get("coverage.payer")
+        # every fact already has its type, for every ruleset: no views to make
+        if read_typed and type(payer) is str:
+            route = self._routes.get(payer)
+            if route is not None:  # the one ruleset scoped to the case's value, if it is in effect
+                value = flat.get(route[0])
+                only = route[1].get(value) if type(value) is str else None
+                if only is not None:
+                    on: str = flat.get("service.date") or flat["as_of"]
+                    if only.start <= on and (only.end is None or on <= only.end):
+                        return flat, only
         if not isinstance(payer, str):
             return flat, undecided(flat, "the case names no payer (coverage.payer)")
         candidates = self._by_payer.get(payer)
         if not candidates:
             return flat, undecided(flat, f"no ruleset for payer '{payer}'")
         # checked ISO text (a form's service.date too), compared as text: no date to parse
-        on: str = flat.get("service.date") or flat["as_of"]
-        if read_typed:  # every fact already has its type, for every ruleset: no views to make
-            route = self._routes.get(payer)
-            if route is not None:  # the one ruleset scoped to the case's value, if it is in effect
-                value = flat.get(route[0])
-                only = route[1].get(value) if type(value) is str else None
-                if only is not None and only.start <= on and (only.end is None or on <= only.end):
-                    return flat, only
+        on = flat.get("service.date") or flat["as_of"]
+        if read_typed:
             as_of = flat[AS_OF]
             effective = several = False
             found: _Compiled | None = None
