@@ -31,6 +31,11 @@ def due_date(as_of: date, urgency: str, turnaround: Mapping[str, int]) -> str:
     return (as_of + timedelta(days=turnaround.get(key, DEFAULT_TURNAROUND[key]))).isoformat()
 
 
+#: The outcomes a rule may set, each taken from the first applied rule that sets it: a rule's
+#: `sets` has bit i when it sets _OUTCOMES[i].
+_OUTCOMES = ("auth", "channel", "portal", "queue", "urgency", "fax")
+
+
 @dataclass(frozen=True, slots=True)
 class _Required:
     """An item a rule requires: missing unless `satisfied` holds."""
@@ -40,6 +45,7 @@ class _Required:
     satisfied: Predicate | None
     check: ItemCheck
     why: str  # why_missing, when it is missing
+    entry: dict[str, Any]  # its entry in `missing`, copied (never handed out itself)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +70,9 @@ class _Contribution:
     missing: tuple[tuple[str, str, str], ...]  # (id, label, why_missing)
     final: bool
     lists: bool  # whether it adds forms, notes, required or missing items at all
+    sets: int  # the outcomes it sets, as bits (see _OUTCOMES)
+    entry: dict[str, Any]  # its entry in `fired`, applied, its facts to fill in: copied, never handed out
+    missing_entries: tuple[tuple[str, dict[str, Any], str], ...]  # (id, entry in `missing`, why_missing)
 
     @classmethod
     def of(cls, rule: Rule, items: Mapping[str, ItemCheck]) -> _Contribution:
@@ -76,10 +85,12 @@ class _Contribution:
                 f"rule '{rule.id}' requires it and nothing in the case satisfies it ({items[iid].condition})"
                 if items[iid].satisfied is not None
                 else f"rule '{rule.id}' requires it and only a person can confirm it",
+                {"id": iid, "label": items[iid].label, "rule": rule.id},
             )
             for iid in rule.require
         )
         missing = tuple((mid, label, f"rule '{rule.id}' names it as missing") for mid, label in rule.missing)
+        sets = sum(1 << i for i, name in enumerate(_OUTCOMES) if getattr(rule, name) is not None)
         return cls(
             rule.id,
             rule.priority,
@@ -98,6 +109,9 @@ class _Contribution:
             missing,
             rule.final,
             bool(rule.forms or rule.notes or require or missing),
+            sets if rule.outcomes else 0,
+            {"rule": rule.id, "priority": rule.priority, "applied": True, "facts": None},
+            tuple((mid, {"id": mid, "label": label, "rule": rule.id}, why) for mid, label, why in missing),
         )
 
 
@@ -108,11 +122,29 @@ class Decider:
         self.plan = plan
         ruleset = plan.ruleset
         self._rules = tuple(_Contribution.of(rule, plan.items) for rule in plan.rules)
-        self._id, self._version, self._sha256 = ruleset.id, ruleset.version, ruleset.sha256
+        self._ruleset = {"id": ruleset.id, "version": ruleset.version, "sha256": ruleset.sha256}  # copied
         defaults = ruleset.defaults
         self._turnaround = defaults.turnaround
-        self._channel, self._portal = defaults.channel, defaults.portal
-        self._queue, self._fax = defaults.queue, defaults.fax
+        # a decision's keys in order, with what a case does not change (copied, never handed out)
+        self._skeleton: Decision = {
+            "case_id": None,
+            "ruleset": None,
+            "auth": None,
+            "channel": defaults.channel,
+            "portal": defaults.portal,
+            "queue": defaults.queue,
+            "urgency": None,
+            "due": None,
+            "forms": None,
+            "missing": None,
+            "satisfied": None,
+            "ready": False,
+            "fired": None,
+            "fax": defaults.fax,
+            "notes": None,
+            "reason": None,
+            "why_missing": None,
+        }
         # the due dates of the last as_of seen (one tuple, replaced whole: threads may share this)
         self._dues: tuple[date | None, dict[str, str]] = (None, {})
 
@@ -132,6 +164,7 @@ class Decider:
         get = flat.get
         rules = self._rules
         auth = channel = portal = queue = urgency = fax = None  # the first applied rule's, if any
+        unset = 0b111111  # the outcomes no applied rule has set yet, as bits (see _OUTCOMES)
         forms: list[str] = []
         notes: list[str] = []
         missing: list[dict[str, Any]] = []
@@ -141,23 +174,27 @@ class Decider:
         cut = False
         for position in fired:
             rule = rules[position]
+            # a copy of the rule's entry is quicker than a display of four keys
+            entry = rule.entry.copy()
+            fired_out.append(entry)
             # prepared facts hold JSON values only (dates stay ISO text), so no conversion
             arity = rule.arity
             if arity == 1:
                 (p,) = rule.paths
-                facts = {p: get(p)}
+                entry["facts"] = {p: get(p)}
             elif arity == 2:
                 p, q = rule.paths
-                facts = {p: get(p), q: get(q)}
+                entry["facts"] = {p: get(p), q: get(q)}
             elif arity == 3:
                 p, q, r = rule.paths
-                facts = {p: get(p), q: get(q), r: get(r)}
+                entry["facts"] = {p: get(p), q: get(q), r: get(r)}
             else:
-                facts = {path: get(path) for path in rule.paths}
-            fired_out.append({"rule": rule.id, "priority": rule.priority, "applied": not cut, "facts": facts})
+                entry["facts"] = {path: get(path) for path in rule.paths}
             if cut:
+                entry["applied"] = False
                 continue
-            if rule.outcomes:
+            if rule.sets & unset:  # it sets an outcome no earlier rule has
+                unset &= ~rule.sets
                 if auth is None:
                     auth = rule.auth
                 if channel is None:
@@ -186,50 +223,64 @@ class Decider:
                     iid = item.id
                     if iid in why_missing or (satisfied is not None and iid in satisfied):
                         continue
-                    if item.satisfied is not None and item.satisfied(flat, as_of):
+                    test = item.satisfied
+                    if test is not None and test(flat, as_of):
                         if satisfied is None:
                             satisfied = {}
                         by = item.check.matching_records(flat, as_of)
                         satisfied[iid] = {"id": iid, "label": item.label, "by": by}
                     else:
-                        missing.append({"id": iid, "label": item.label, "rule": rule.id})
+                        missing.append(item.entry.copy())
                         why_missing[iid] = item.why
-            if rule.missing:
-                for mid, label, why in rule.missing:
+            if rule.missing_entries:
+                for mid, template, why in rule.missing_entries:
                     if mid not in why_missing:
                         if satisfied is not None:
                             satisfied.pop(mid, None)
-                        missing.append({"id": mid, "label": label, "rule": rule.id})
+                        missing.append(template.copy())
                         why_missing[mid] = why
         auth = auth or "unknown"
         urgency = urgency or get("urgency") or "standard"
         owed = auth == "required" or auth == "review"
         ready = auth == "not-required"
+        due = None
+        if owed:
+            seen, dues = self._dues  # self._due, inline
+            due = (
+                dues["standard" if urgency == "standard" else "expedited"]
+                if seen == as_of
+                else self._due(as_of, urgency)
+            )
         if owed and not missing:
             ready = True
             for form in forms:
                 if not form_complete(form, flat):
                     ready = False
                     break
-        return {
-            "case_id": get("case_id"),
-            "ruleset": {"id": self._id, "version": self._version, "sha256": self._sha256},
-            "auth": auth,
-            "channel": channel or self._channel,
-            "portal": portal or self._portal,
-            "queue": queue or self._queue,
-            "urgency": urgency,
-            "due": self._due(as_of, urgency) if owed else None,
-            "forms": forms,
-            "missing": missing,
-            "satisfied": list(satisfied.values()) if satisfied else [],
-            "ready": ready,
-            "fired": fired_out,
-            "fax": fax or self._fax,
-            "notes": notes,
-            "reason": None,
-            "why_missing": why_missing,
-        }
+        # A copy of the skeleton (every key in order, the defaults in place) and a store per
+        # field the case decides is quicker than a display of all seventeen keys.
+        decision = self._skeleton.copy()
+        decision["case_id"] = get("case_id")
+        decision["ruleset"] = self._ruleset.copy()
+        decision["auth"] = auth
+        if channel:
+            decision["channel"] = channel
+        if portal:
+            decision["portal"] = portal
+        if queue:
+            decision["queue"] = queue
+        decision["urgency"] = urgency
+        decision["due"] = due
+        decision["forms"] = forms
+        decision["missing"] = missing
+        decision["satisfied"] = list(satisfied.values()) if satisfied else []
+        decision["ready"] = ready
+        decision["fired"] = fired_out
+        if fax:
+            decision["fax"] = fax
+        decision["notes"] = notes
+        decision["why_missing"] = why_missing
+        return decision
 
 
 def decide(plan: Plan, flat: Flat, as_of: date, fired: Iterable[int], form_complete: FormCheck) -> Decision:

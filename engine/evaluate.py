@@ -82,6 +82,13 @@ class Evaluator:
             )
 
         self._scopes = {payer: _scope_index(candidates) for payer, candidates in self._by_payer.items()}
+        # per payer with a scope index: (path, value -> the one ruleset of that value), for the
+        # values only one ruleset is scoped to (a payer's lines of business, as a rule)
+        self._routes = {
+            payer: (index[0], {value: found[0] for value, found in index[1].items() if len(found) == 1})
+            for payer, index in self._scopes.items()
+            if index is not None
+        }
 
     def runner(self, plan: Plan) -> Runner:
         key = plan.ruleset.sha256 + (plan.ruleset.file or "")
@@ -101,14 +108,24 @@ class Evaluator:
         if self.forms:
             self._apply_form_facts(flat)
         payer = flat.get("coverage.payer")
+        # every fact already has its type, for every ruleset: no views to make
+        if read_typed and type(payer) is str:
+            route = self._routes.get(payer)
+            if route is not None:  # the one ruleset scoped to the case's value, if it is in effect
+                value = flat.get(route[0])
+                only = route[1].get(value) if type(value) is str else None
+                if only is not None:
+                    on: str = flat.get("service.date") or flat["as_of"]
+                    if only.start <= on and (only.end is None or on <= only.end):
+                        return flat, only
         if not isinstance(payer, str):
             return flat, undecided(flat, "the case names no payer (coverage.payer)")
         candidates = self._by_payer.get(payer)
         if not candidates:
             return flat, undecided(flat, f"no ruleset for payer '{payer}'")
         # checked ISO text (a form's service.date too), compared as text: no date to parse
-        on: str = flat.get("service.date") or flat["as_of"]
-        if read_typed:  # every fact already has its type, for every ruleset: no views to make
+        on = flat.get("service.date") or flat["as_of"]
+        if read_typed:
             as_of = flat[AS_OF]
             effective = several = False
             found: _Compiled | None = None
@@ -246,9 +263,14 @@ class Evaluator:
 
         An input that is already an EngineError (a line that did not parse) passes through.
         """
+        # the generator itself, not one around it: a layer less to pass every decision through
         if self.backend not in BATCHED:
-            yield from self._one_by_one(cases, today)
-            return
+            return self._one_by_one(cases, today)
+        return self._batched(cases, today)
+
+    def _batched(
+        self, cases: Iterable[Mapping[str, Any] | EngineError], today: date
+    ) -> Iterator[Decision | EngineError]:
         chunk: list[Mapping[str, Any] | EngineError] = []
         for case in cases:
             chunk.append(case)

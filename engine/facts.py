@@ -329,19 +329,28 @@ def prepare_with(read: Reader, facts: Mapping[str, Any], today: date) -> tuple[d
     text = flat.get("as_of")
     if text is None:
         text = flat["as_of"] = today.isoformat()
-    seen, as_of, year, day = _LAST_AS_OF[0]
+    seen, as_of, year, day, ages = _LAST_AS_OF[0]
     if seen != text:
         as_of = date.fromisoformat(text)
-        year, day = as_of.year, text[5:]
-        _LAST_AS_OF[0] = (text, as_of, year, day)
+        year, day, ages = as_of.year, text[5:], {}
+        _LAST_AS_OF[0] = (text, as_of, year, day, ages)
     flat[AS_OF] = as_of
     birth = flat.get("patient.birth_date")
     if birth is not None:
-        # whole years, from the checked ISO texts: "MM-DD" orders like the days of a year
-        flat["patient.age"] = year - int(birth[:4]) - (day < birth[5:])
+        age = ages.get(birth)
+        if age is None:
+            # whole years, from the checked ISO texts: "MM-DD" orders like the days of a year
+            age = year - int(birth[:4]) - (day < birth[5:])
+            if len(ages) >= AGES_LIMIT:
+                ages.clear()
+            ages[birth] = age
+        flat["patient.age"] = age
     return flat, typed
 
 
-# The last `as_of` read: its text, date, year and "MM-DD" (a batch is nearly always evaluated
-# as of one day). One tuple, replaced whole, so that threads never see a text with another's date.
-_LAST_AS_OF: list[tuple[str, Any, int, str]] = [("", None, 0, "")]
+# The last `as_of` read: its text, date, year, "MM-DD" and the ages worked out as of it, by birth
+# date (a batch is nearly always evaluated as of one day, and birth dates repeat: two slices and
+# an int() spared each time). One tuple, replaced whole, so that threads never see a text with
+# another's date.
+_LAST_AS_OF: list[tuple[str, Any, int, str, dict[str, int]]] = [("", None, 0, "", {})]
+AGES_LIMIT = 50_000

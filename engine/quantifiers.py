@@ -2,10 +2,12 @@
 generated function each: the loop over the records and the tests of their fields in one frame,
 instead of a closure per test called for every record.
 
-The source holds only numbers and fixed names: field names and arguments come from tuples in its
-namespace (`F`, `K`). The tests are `operators.inline_test`, exact because prepared records hold
-fields of their declared types (facts.check_records). A `where` with a test that has no inline
-form (regexes, dotted fields, nested lists) returns None: plan.py keeps its closures for those.
+The source holds fixed names and literals written with `repr()`: the list's path, the field
+names, and arguments that are text, whole numbers or true/false; any other argument comes from a
+tuple in its namespace (`K`). The tests are `operators.inline_test`, exact because prepared
+records hold fields of their declared types (facts.check_records). A `where` with a test that has
+no inline form (regexes, dotted fields, nested lists) returns None: plan.py keeps its closures
+for those.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class _Where:
     def __init__(self) -> None:
         self.fields: list[str] = []
         self.args: list[Any] = []
-        self.cutoffs: list[int] = []  # days, for within_days / older_than_days
+        self.cutoffs: list[int] = []  # days, for within_days / older_than_days: CUT[i](as_of)
 
     def expr(self, node: Node) -> str | None:
         if isinstance(node, conditions.Not):
@@ -49,14 +51,17 @@ class _Where:
         j = len(self.fields)
         self.fields.append(node.path)
         self.args.append(node.arg)
-        value = f"r.get(F[{j}])"
+        value = f"r.get({node.path!r})"
         if node.op in ("within_days", "older_than_days") and node.kind == "date":
-            # a checked ISO date against the cut-off's ISO text, worked out once per call
+            # a checked ISO date against the cut-off's ISO text (remembered for the last as_of)
             c = len(self.cutoffs)
             self.cutoffs.append(node.arg)
             compare = ">=" if node.op == "within_days" else "<"
-            return f"((v := {value}) is not None and v {compare} c{c})"
-        return inline_test(node, value, f"K[{j}]")
+            # the cut-off asked for only when the record gets this far (most fail on their type)
+            return f"((v := {value}) is not None and v {compare} CUT[{c}](as_of))"
+        # text, whole numbers and true/false as literals (one constant load each), the rest by name
+        literal = type(node.arg) in (str, int, bool)
+        return inline_test(node, value, repr(node.arg) if literal else f"K[{j}]")
 
 
 def generate(q: Quantifier) -> Predicate | None:
@@ -70,10 +75,9 @@ def generate(q: Quantifier) -> Predicate | None:
     empty = _EMPTY[q.kind]
     lines = [
         "def quantifier(flat, as_of):",
-        "    records = flat.get(PATH)",
+        f"    records = flat.get({q.path!r})",
         "    if type(records) is not list or not records:",  # a typed list of records, or missing
         f"        return {empty}",
-        *(f"    c{c} = CUT[{c}](as_of)" for c in range(len(where.cutoffs))),
         "    for r in records:",
     ]
     if q.kind == "every":
@@ -82,8 +86,6 @@ def generate(q: Quantifier) -> Predicate | None:
         hit = "True" if q.kind == "some" else "False"
         lines += [f"        if {test}:", f"            return {hit}", f"    return {empty}"]
     namespace: dict[str, Any] = {
-        "PATH": q.path,
-        "F": tuple(where.fields),
         "K": tuple(where.args),
         "CUT": tuple(_cutoff(days) for days in where.cutoffs),
     }

@@ -140,8 +140,9 @@ def _emit_records(path: str, fields: Mapping[str, str], lines: list[str]) -> Non
     lines += [
         f"def records_{_name(path)}(items):",
         "    for r in items:",
-        "        if type(r) is not dict or None in r.values():",
+        "        if type(r) is not dict:",
         "            return False",
+        "        n = 0",  # the known fields that hold a value
     ]
     for field, kind in fields.items():
         fast = _FAST.get(kind)
@@ -150,10 +151,18 @@ def _emit_records(path: str, fields: Mapping[str, str], lines: list[str]) -> Non
             continue
         lines += [
             f"        v = r.get({field!r})",
-            f"        if v is not None and not ({fast}):",
-            "            return False",
+            "        if v is not None:",
+            f"            if not ({fast}):",
+            "                return False",
+            "            n += 1",
         ]
-    lines += ["    return True", ""]
+    # any other field is a null (refused) or an unknown one (kept as it is): only then look
+    lines += [
+        "        if n != len(r) and None in r.values():",
+        "            return False",
+        "    return True",
+        "",
+    ]
 
 
 def _emit_free(
@@ -162,10 +171,11 @@ def _emit_free(
     """name(o, flat): the facts of object `o` into `flat`, if each is a declared one that fits.
 
     False as soon as one is not (an undeclared name, a value of another type, a nested object):
-    the caller then flattens `o` the general way and leaves the typing to the evaluator.
+    the caller then flattens `o` the general way (every value, those stored here too) and leaves
+    the typing to the evaluator.
     """
     names = sorted(path[len(prefix) :] for path in types)
-    lines += [f"def {name}(o, flat):", f"    if not o.keys() <= NAMES_{name}:", "        return False"]
+    lines += [f"def {name}(o, flat):", "    n = 0"]  # the declared names that hold a value
     for field in names:
         path = prefix + field
         lines += [
@@ -176,7 +186,9 @@ def _emit_free(
         ]
         if keep is None or path in keep:
             lines.append(f"        flat[{path!r}] = v")
-    lines += ["    return True", ""]
+        lines.append("        n += 1")
+    # other names are nulls or undeclared ones: only then look for an undeclared one
+    lines += [f"    return n == len(o) or o.keys() <= NAMES_{name}", ""]
 
 
 def _namespace() -> dict[str, Any]:

@@ -86,6 +86,10 @@ def _compile(expr: Expr, atoms: Sequence[Atom]) -> Check:
 
 Matcher = Callable[[Flat, date], list[int]]
 
+#: Up to this many prefixes in a code index, a code is first tested against all of them with one
+#: `str.startswith`; with more, that scan would cost more than the lookups it spares.
+PREFIX_SCAN = 32
+
 
 @dataclass(frozen=True, slots=True)
 class _Bit:
@@ -121,6 +125,37 @@ class _Source:
         self.atoms = plan.atoms
         self.bits, self.paths, self.indexes = _bits(plan.atoms)
         self.memo: set[int] = set()  # atoms kept in a local a<i>
+        self.hoisted = self._hoisted(plan.conditions)  # path -> its local f<n>
+
+    def _hoisted(self, conditions: Sequence[Expr]) -> dict[str, str]:
+        """The paths read once, into a local, at the top: those every case reads (the first test
+        of an ungated rule) that the function reads more than once."""
+        reads: dict[str, int] = {}
+        first: set[str] = set()
+
+        def walk(expr: Expr) -> None:
+            if isinstance(expr, AtomRef):
+                leaf = self.atoms[expr.index].leaf
+                if leaf is not None and expr.index not in self.bits:
+                    reads[leaf.path] = reads.get(leaf.path, 0) + 1
+            elif isinstance(expr, Neg):
+                walk(expr.child)
+            else:
+                for child in expr.children:
+                    walk(child)
+
+        for expr in conditions:
+            walk(expr)
+            head = expr.children[0] if isinstance(expr, And) and expr.children else expr
+            if self.gate(expr) is None and isinstance(head, AtomRef) and head.index not in self.bits:
+                leaf = self.atoms[head.index].leaf
+                if leaf is not None:
+                    first.add(leaf.path)
+        return {path: f"f{n}" for n, path in enumerate(sorted(p for p in first if reads[p] > 1))}
+
+    def read(self, path: str) -> str:
+        """Source reading fact `path` (a declared path, written with repr)."""
+        return self.hoisted.get(path) or f"get({path!r})"
 
     def atom(self, i: int, known: int | None = None) -> str:
         if i == known:
@@ -131,11 +166,11 @@ class _Source:
             return f"({test})" if bit.hold else f"(not {test})"
         leaf = self.atoms[i].leaf
         # the path as a literal (a declared fact path, written with repr), the argument by name
-        fast = inline_test(leaf, f"get({leaf.path!r})", f"K{i}") if leaf is not None else None
+        fast = inline_test(leaf, self.read(leaf.path), f"K{i}") if leaf is not None else None
         if fast is not None:
             return fast
         self.memo.add(i)
-        call = f"T{i}(get({leaf.path!r}), as_of)" if leaf is not None else f"T{i}(flat, as_of)"
+        call = f"T{i}({self.read(leaf.path)}, as_of)" if leaf is not None else f"T{i}(flat, as_of)"
         return f"(a{i} if a{i} is not None else (a{i} := {call}))"
 
     def expr(self, expr: Expr, known: int | None = None) -> str:
@@ -173,7 +208,7 @@ class _Source:
         head = ["def fired(flat, as_of):", "    get = flat.get"]
         for n, index in enumerate(self.indexes):
             # the path's codes (a list: the path is typed), looked up in its CodeIndex
-            look = [f"E{n}(c, 0)", *(f"X{n}(c[:{size}], 0)" for size in index.lengths)]
+            look = [f"E{n}(c, 0)"]
             if index.ranges:
                 look.append(f"R{n}(c)")
             head += [
@@ -181,7 +216,15 @@ class _Source:
                 f"    for c in get({self.paths[n]!r}) or ():",
                 f"        m{n} |= {' | '.join(look)}",
             ]
+            prefixes = " | ".join(f"X{n}(c[:{size}], 0)" for size in index.lengths)
+            if len(index.prefixes) > PREFIX_SCAN:
+                head[-1] += f" | {prefixes}"
+            elif prefixes:
+                # Most codes start with none of a few prefixes: one startswith over them all is
+                # quicker than a slice (a new string) and a lookup per prefix length.
+                head += [f"        if c.startswith(P{n}):", f"            m{n} |= {prefixes}"]
         head += [f"    a{i} = None" for i in sorted(self.memo)]
+        head += [f"    {name} = get({path!r})" for path, name in self.hoisted.items()]
         body = ["    out = []"]
         for n, by_bit in sorted(groups.items()):
             body.append(f"    if m{n}:")
@@ -204,6 +247,7 @@ def generate(plan: Plan) -> Matcher:
         namespace[f"T{a.index}"] = value_test(a.leaf) if a.leaf is not None else a.test
     for n, index in enumerate(source.indexes):
         namespace.update({f"E{n}": index.exact.get, f"X{n}": index.prefixes.get, f"R{n}": index.in_ranges})
+        namespace[f"P{n}"] = tuple(index.prefixes)
     code = compile(text, f"<priorauth rules of {plan.ruleset.id}>", "exec")
     exec(code, namespace)
     matcher: Matcher = namespace["fired"]
