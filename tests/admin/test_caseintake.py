@@ -161,3 +161,26 @@ def test_managers_cannot_enter_cases(app: Any) -> None:
     man = _client(app, "man@example.org")
     assert man.get("/cases/new").status_code == 403
     assert "New case" not in man.get("/cases/").get_data(as_text=True)
+
+
+def test_a_case_the_rules_refuse_in_an_import_leaves_the_others_made(app: Any) -> None:
+    coo = _client(app)
+    token = csrf_token(coo.get("/cases/new").get_data(as_text=True))
+    good = json.loads((ROOT / "examples" / "cases" / "mri-lumbar-acme-ready.json").read_text())
+    bad = json.loads(json.dumps(good))
+    bad["service"]["units"] = "two"
+    response = coo.post(
+        "/cases/import",
+        data={
+            "csrf_token": token,
+            "files": [
+                (io.BytesIO(json.dumps(bad).encode()), "bad.json"),
+                (io.BytesIO(json.dumps(good).encode()), "good.json"),
+            ],
+        },
+        content_type="multipart/form-data",
+    )
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and "1 case created" in body
+    assert "bad.json: service.units: expected a number" in body
+    assert _count(app) == 1
