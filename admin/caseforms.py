@@ -21,7 +21,8 @@ from admin.access import require_roles
 from admin.casepages import WORKERS, actor, case_or_404, db_session
 from admin.library import Library
 from admin.models_cases import Case
-from engine.answers import Typed, as_typed, prefill, read_typed
+from admin.readiness import typed_from_request
+from engine.answers import as_typed, prefill, read_typed
 from engine.forms import Form
 
 bp = Blueprint("caseforms", __name__, url_prefix="/cases")
@@ -41,17 +42,6 @@ def _form(form_id: str) -> Form:
     return form
 
 
-def _typed_from_request(form: Form) -> Typed:
-    typed: Typed = {}
-    for question in form.questions:
-        values = request.form.getlist(question.name)
-        if question.kind == "choices":
-            typed[question.name] = values
-        elif values:
-            typed[question.name] = values[-1]  # a checkbox posts a hidden "false" then "true"
-    return typed
-
-
 @bp.route("/<reference>/forms/<form_id>", methods=["GET", "POST"])
 def fill(reference: str, form_id: str) -> Any:
     session = db_session()
@@ -65,7 +55,7 @@ def fill(reference: str, form_id: str) -> Any:
     if request.method == "POST":
         if not may_work:
             abort(403)
-        typed = _typed_from_request(form)
+        typed = typed_from_request(form)
         answers, typing = read_typed(form, typed)
         visible = form.visible(answers)
         typing = [(name, message) for name, message in typing if name in visible]

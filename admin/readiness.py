@@ -76,7 +76,7 @@ def fill(form_id: str) -> Any:
             drafts.discard(form.id, case)
             flash("The draft was discarded; the form shows the case's facts again.", "info")
             return redirect(url_for(".fill", form_id=form.id, case=case or ""))
-        typed = _typed_from_request(form)
+        typed = typed_from_request(form)
         answers, typing = read_typed(form, typed)
         draft = drafts.save(form.id, case, typed, form.version, form.sha256)
         if action == "draft":
@@ -149,7 +149,8 @@ def _example(library: Library, examples: list[Example]) -> Example | None:
     return example
 
 
-def _typed_from_request(form: Form) -> Typed:
+def typed_from_request(form: Form) -> Typed:
+    """What the page posted for each question, as text (the case page's forms read it too)."""
     typed: Typed = {}
     for question in form.questions:
         values = request.form.getlist(question.name)
