@@ -7,10 +7,12 @@ PYTHON ?= $(shell for p in python3.12 python3.11 python3; do \
              v=$$(command -v $$p >/dev/null && $$p -c 'import sys; print(sys.version_info[:2] in ((3,11),(3,12)))' 2>/dev/null); \
              [ "$$v" = True ] && { echo $$p; break; }; done)
 STAMP := $(VENV)/.installed
-# Debian packages the project needs: chromium for the browser tests (Playwright drives it; its own
-# browser download cannot work here). Installed with apt-get, as root or through sudo.
-CHROMIUM := /usr/bin/chromium
-DEBIAN_PACKAGES := chromium
+# Debian packages the project needs, installed with apt-get (as root or through sudo) when missing:
+# chromium for the browser tests (Playwright drives it; its own browser download cannot work here);
+# pango and fonts for WeasyPrint (packets); ghostscript for fax TIFFs; tesseract for faxed replies;
+# poppler-utils (pdftotext, pdftoppm) and libtiff-tools (tiffinfo) to read packets back in tests.
+DEBIAN_PACKAGES := chromium ghostscript tesseract-ocr tesseract-ocr-eng poppler-utils libtiff-tools \
+                   fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # browser libraries for the admin pages (CodeMirror), from the npm registry, never copied in
 ASSETS := admin/assets/node_modules/.package-lock.json
@@ -32,10 +34,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-$(CHROMIUM):
-	@command -v apt-get >/dev/null || { echo "priorauth: install Debian's '$(DEBIAN_PACKAGES)' package(s) with your package manager"; exit 1; }
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES)
+# asks dpkg each time (a few milliseconds) and installs only what is missing
+system:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    command -v apt-get >/dev/null || { echo "priorauth: install these Debian packages: $$missing"; exit 1; }; \
+	    echo "priorauth: installing Debian packages:" $$missing; \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 $(ASSETS): admin/assets/package.json admin/assets/package-lock.json
 	@command -v npm >/dev/null || { $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
@@ -45,13 +53,12 @@ $(ASSETS): admin/assets/package.json admin/assets/package-lock.json
 
 assets: $(ASSETS)
 
-system: $(CHROMIUM)
-
 install: $(STAMP) system assets
 
-run: $(STAMP) $(ASSETS)
+run: $(STAMP) system $(ASSETS)
 	@$(BIN)/priorauth db upgrade
 	@$(BIN)/priorauth forms push forms --publish
+	@$(BIN)/priorauth templates push forms/packets --publish
 	@$(BIN)/priorauth rulesets push rulesets --publish
 	@# a synthetic demo practice (admin/demo.py), only while the store has no cases at all
 	@$(BIN)/priorauth demo seed --if-empty
@@ -71,14 +78,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) $(CHROMIUM) $(ASSETS)
+unit: $(STAMP) system $(ASSETS)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
 
-bench: $(STAMP)
+bench: $(STAMP) system
 	$(BIN)/python benchmarks/engine.py
 	$(BIN)/python benchmarks/queue.py
+	$(BIN)/python benchmarks/packets.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts admin/assets/node_modules

@@ -1,6 +1,7 @@
 """Flask-Admin for analysts, reviewers and admins, under /admin/.
 
-    Rulesets, Forms   the store's documents: versions, the YAML editor (CodeMirror, checked before
+    Rulesets, Forms,  the store's documents: versions, the YAML editor (CodeMirror, checked before
+    Packet templates
                       save, errors at their line), Try it, Compare, Backtest, submit / publish /
                       retire / roll back
     Payers            who requests go to, and how
@@ -36,6 +37,7 @@ from wtforms.validators import ValidationError
 from admin import audit, backtest, compare, store, valueset_csv
 from admin.db import Database
 from admin.models import AuditEvent, DocumentVersion, Payer, User
+from admin.models_cases import Organization
 from engine import EngineError, Evaluator, LoadError, Problem, load_ruleset
 from engine.catalog import form_types
 from engine.rulesets import CHANNELS
@@ -96,7 +98,7 @@ class Home(Guarded, AdminIndexView):
                 status: len([r for r in store.versions(session, kind) if r.status == status])
                 for status in ("draft", "in-review", "published")
             }
-            for kind in ("ruleset", "form")
+            for kind in ("ruleset", "form", "template")
         }
         recent = list(session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(10)))
         return self.render("analyst/home.html", counts=counts, recent=recent)
@@ -222,7 +224,38 @@ class Documents(Guarded, BaseView):
             examples=_examples(),
         )
 
+    @expose("/preview", methods=["POST"])
+    def preview(self) -> Any:
+        """A packet template's text (saved or not) as a draft packet for an example case, as a PDF."""
+        if self.kind != "template":
+            raise NotFound()
+        from admin import templatepreview
+
+        name = request.form.get("case", "")
+        example = current_app.extensions["priorauth.examples"].get(name)
+        if example is None:
+            return self.render(
+                "analyst/preview_error.html",
+                view=self,
+                problems=["Choose an example case to preview it with."],
+            )
+        outcome = templatepreview.render(_db().scoped(), request.form.get("text", ""), dict(example.facts))
+        if isinstance(outcome, list):
+            return self.render("analyst/preview_error.html", view=self, problems=outcome)
+        response = Response(outcome, mimetype="application/pdf")
+        response.headers["Content-Disposition"] = "inline; filename=template-preview.pdf"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
     def _template(self) -> str:
+        if self.kind == "template":
+            return (
+                "template: new-request-form\nversion: 1\ntitle: New request form\npayer: acme\nhtml: |\n"
+                '  <h1>{{ payer.name }} prior authorization request</h1>\n  <table class="fields">\n'
+                "    <tr><th>Member ID</th><td>{{ case.coverage.member_id }}</td></tr>\n"
+                '    <tr><th>Codes</th><td>{{ case.service.codes | join(", ") }}</td></tr>\n  </table>\ncss: |\n'
+                "  h1 { font-size: 14pt }\n"
+            )
         if self.kind == "form":
             return "form: new-form\nversion: 1\ntitle: New readiness form\nschema:\n  type: object\n  properties:\n    question: {type: string, title: A question}\n"
         return (
@@ -472,6 +505,55 @@ class Payers(SecureModelView):
             return False
 
 
+class Organizations(SecureModelView):
+    """The practices: their names and the fax and phone numbers every packet's cover sheet gives."""
+
+    roles = frozenset({"admin", "it"})
+    edit_roles = frozenset({"admin"})
+    can_delete = False
+    column_list = ("slug", "name", "fax_number", "phone")
+    form_columns = ("name", "fax_number", "phone")
+    column_labels = {
+        "slug": "Id",
+        "fax_number": "Practice fax (payers reply to it)",
+        "phone": "Practice phone",
+    }
+
+    @property
+    def can_create(self) -> bool:
+        return False  # a practice is made with its first case or user (admin/cases.py)
+
+    @property
+    def can_edit(self) -> bool:
+        return self.may_edit()
+
+    def on_model_change(self, form: Any, model: Organization, is_created: bool) -> None:
+        self.need(self.edit_roles, "changing a practice")
+        from connectors.fax.base import FaxError, check_number
+
+        for field in ("fax_number", "phone"):
+            value = (getattr(model, field) or "").strip()
+            if value:
+                try:
+                    check_number(value)
+                except FaxError:
+                    raise ValidationError(
+                        f"{column_label(self, field)}: write 7 to 15 digits, as +16145550199"
+                    ) from None
+            setattr(model, field, value or None)
+        state = inspect(model)
+        before = {}
+        for name in ("name", "fax_number", "phone"):
+            history = state.attrs[name].history
+            before[name] = history.deleted[0] if history.deleted else getattr(model, name)
+        after = {name: getattr(model, name) for name in ("name", "fax_number", "phone")}
+        audit.record(_db().scoped(), _actor(), "edit", "organization", model.slug, before, after)
+
+
+def column_label(view: Any, field: str) -> str:
+    return str(view.column_labels.get(field, field))
+
+
 class Audit(SecureModelView):
     roles = frozenset({"admin", "reviewer"})
     list_template = "analyst/audit_list.html"
@@ -592,11 +674,15 @@ def init_app(app: Any) -> Admin:
     )
     admin.add_view(Documents("ruleset", name="Rulesets", endpoint="rulesets", url="/admin/rulesets"))
     admin.add_view(Documents("form", name="Forms", endpoint="forms", url="/admin/forms"))
+    admin.add_view(
+        Documents("template", name="Packet templates", endpoint="templates", url="/admin/templates")
+    )
     with warnings.catch_warnings():
         # Flask-Admin 2.x wants a Flask-SQLAlchemy object; a plain SQLAlchemy scoped session is
         # what this app has, and it stays supported until Flask-Admin 3
         warnings.filterwarnings("ignore", "Passing a session object directly", DeprecationWarning)
         admin.add_view(Payers(Payer, db.scoped, name="Payers", endpoint="payers"))
+        admin.add_view(Organizations(Organization, db.scoped, name="Practices", endpoint="practices"))
         admin.add_view(Audit(AuditEvent, db.scoped, name="Audit", endpoint="audit"))
         admin.add_view(Users(User, db.scoped, name="Users", endpoint="users"))
     admin.add_view(ValueSets(name="Value sets", endpoint="valuesets", url="/admin/valuesets"))

@@ -65,13 +65,25 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from admin import api
 
     api.init_app(app, csrf)
-    from admin import analyst, casedocs, caseforms, caseintake, casepages, caseusage, vendor
+    from admin import (
+        analyst,
+        casedocs,
+        caseforms,
+        caseintake,
+        casepackets,
+        casepages,
+        caseusage,
+        faxpages,
+        vendor,
+    )
 
     app.register_blueprint(caseintake.bp)  # before casepages: /cases/new is not a case reference
     app.register_blueprint(caseusage.bp)  # before casepages: /cases/claims is not a reference
     app.register_blueprint(casepages.bp)
     app.register_blueprint(caseforms.bp)
     app.register_blueprint(casedocs.bp)
+    app.register_blueprint(casepackets.bp)
+    app.register_blueprint(faxpages.bp)
 
     vendor.init_app(app)
     analyst.init_app(app)

@@ -38,6 +38,7 @@ FIELDS: tuple[tuple[str, str, str, Any], ...] = (
     ("member_id", "Member id", "text", None),
     ("eligibility", "Eligibility", "select", ("", "active", "inactive", "unknown")),
     ("patient_id", "Patient id (MRN)", "text", None),
+    ("patient_name", "Patient name (Family, Given)", "text", None),
     ("birth_date", "Birth date", "date", None),
     ("sex", "Sex", "select", ("", "F", "M", "O", "U")),
     ("state", "State", "text", "two letters, e.g. OH"),

@@ -11,6 +11,8 @@ priorauth db upgrade · priorauth audit verify · priorauth rulesets|forms push|
 priorauth tokens create|list|revoke ...   (admin/cli_tokens.py)
 priorauth cases import|show|submit|respond|renew ...   (admin/cli_cases.py)
 priorauth demo seed [--cases N] [--org SLUG] [--seed S] [--if-empty]   (admin/cli_demo.py)
+priorauth packets build|list · templates check|push|...   (admin/cli_packets.py)
+priorauth fax send|status|ingest|watch ...   (admin/cli_fax.py)
 priorauth users create-admin|add|list|roles|deactivate|activate|reset ...   (admin/cli_users.py)
 """
 
@@ -29,6 +31,8 @@ from typing import IO, Any
 
 from admin.cli_cases import add_commands as add_case_commands
 from admin.cli_demo import add_commands as add_demo_commands
+from admin.cli_fax import add_commands as add_fax_commands
+from admin.cli_packets import add_commands as add_packet_commands
 from admin.cli_store import add_commands, add_document_commands
 from admin.cli_store import run as run_store_command
 from admin.cli_tokens import add_commands as add_token_commands
@@ -107,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_token_commands(sub, _Parser)
     add_case_commands(sub, _Parser)
     add_demo_commands(sub, _Parser)
+    add_packet_commands(sub, _Parser)
+    add_fax_commands(sub, _Parser)
 
     fm = sub.add_parser("forms", help="work with readiness forms").add_subparsers(
         dest="action", required=True, parser_class=_Parser
@@ -489,11 +495,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from admin import sweeper
 
     sweeping = sweeper.start(app)  # once now, then daily: time moves cases into renewal, makes checks due
+    inbox = os.environ.get("PRIORAUTH_FAX_INBOX")
+    if inbox:
+        from admin import faxinbox
+
+        watching = faxinbox.start(app, Path(inbox))  # faxed replies a fax server drops there
+        print(f"priorauth: taking in faxed replies from {inbox}", flush=True)
     print(f"priorauth: serving on http://{args.host}:{args.port}/ (Ctrl+C stops it)", flush=True)
     try:
         waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="priorauth")
     finally:
         sweeping.stop()
+        if inbox:
+            watching.stop()
         app.extensions["priorauth.db"].dispose()
     return EXIT_OK
 

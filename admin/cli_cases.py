@@ -131,7 +131,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_FAIL if failed else EXIT_OK
 
 
-def _with_case(args: argparse.Namespace, change: Any) -> Any:
+def with_case(args: argparse.Namespace, change: Any) -> Any:
     db = open_database()
     try:
         with db.transaction() as session:
@@ -145,7 +145,7 @@ def _with_case(args: argparse.Namespace, change: Any) -> Any:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    shown = _with_case(args, lambda session, case: cases.show(case))
+    shown = with_case(args, lambda session, case: cases.show(case))
     if args.json:
         print(json.dumps(shown, indent=2, ensure_ascii=False, default=str))
     else:
@@ -162,7 +162,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    status = _with_case(args, lambda s, c: cases.submit(s, c, actor(), args.payer_reference).status)
+    status = with_case(args, lambda s, c: cases.submit(s, c, actor(), args.payer_reference).status)
     print(f"priorauth: {args.reference} is {status}")
     return EXIT_OK
 
@@ -185,12 +185,12 @@ def cmd_respond(args: argparse.Namespace) -> int:
         )
         return f"{case.status} · stage {case.stage}"
 
-    print(f"priorauth: {args.reference} is {_with_case(args, change)}")
+    print(f"priorauth: {args.reference} is {with_case(args, change)}")
     return EXIT_OK
 
 
 def cmd_renew(args: argparse.Namespace) -> int:
-    print(_with_case(args, lambda s, c: cases.renew(s, c, actor()).reference))
+    print(with_case(args, lambda s, c: cases.renew(s, c, actor()).reference))
     return EXIT_OK
 
 
@@ -201,7 +201,7 @@ def cmd_usage(args: argparse.Namespace) -> int:
         done = usage.record(session, case, actor(), args.on, args.units, "hand", args.claim_id, args.code)
         return done, usage.meter(session, case), case.stage
 
-    done, meter, stage = _with_case(args, change)
+    done, meter, stage = with_case(args, change)
     for warning in done.warnings:
         print(f"priorauth: {args.reference}: {warning}", file=sys.stderr)
     what = "already recorded (the same claim line): nothing changed" if done.duplicate else "recorded"

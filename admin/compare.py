@@ -20,6 +20,7 @@ from engine.yamlsafe import load_yaml
 _SCALARS = {
     "ruleset": ("title", "payer", "version", "effective", "scope", "facts", "defaults"),
     "form": ("title", "version", "description", "ui", "prefill", "facts"),
+    "template": ("title", "version", "payer", "description", "html", "css"),
 }
 
 
@@ -51,7 +52,7 @@ def compare(kind: str, old_text: str, new_text: str) -> list[Change]:
         changes += _by_name("valuesets", old.get("valuesets"), new.get("valuesets"))
         changes += _by_name("items", old.get("items"), new.get("items"))
         changes += _by_id("tests", old.get("tests"), new.get("tests"), key="name")
-    else:
+    elif kind == "form":
         schema_old, schema_new = old.get("schema") or {}, new.get("schema") or {}
         changes += _by_name("questions", schema_old.get("properties"), schema_new.get("properties"))
         rest_old = {k: v for k, v in schema_old.items() if k != "properties"}

@@ -8,7 +8,8 @@ day, codes vary within the rulesets' value sets, and some cases lose a document,
 or their verified eligibility. Every case goes through admin/cases.py, so the published rulesets
 decide it and every change is audited. Afterwards only the times move into the past (intake over
 the last 45 days, so every aging bucket has open cases) and the stage and due dates are derived
-again. No names are stored anywhere. The same seed gives the same cases; the PA- references are
+again. Patients get made-up names (from the patient id: the packets' request forms and the
+matching of faxed replies need one). The same seed gives the same cases; the PA- references are
 random, as they always are.
 """
 
@@ -171,7 +172,23 @@ def seed_practice(
         org = cases.organization(session, slug)
     except cases.CaseError as exc:
         raise DemoError("; ".join(what for _, what in exc.problems)) from None
+    # fictional numbers (555-01xx is reserved for fiction) for the packets' cover sheets
+    org.fax_number = org.fax_number or "+16145550199"
+    org.phone = org.phone or "+16145550100"
     return seed(session, org, actor, count, seed_value, now)
+
+
+FAMILY = ("Rivera", "Okafor", "Lindqvist", "Nakamura", "Haddad", "Kowalski", "Brennan", "Moreau",
+          "Castillo", "Abernathy", "Iversen", "Mensah", "Delacroix", "Tanaka", "Osei", "Vasquez")  # fmt: skip
+GIVEN = ("Sam", "Alex", "Jordan", "Riley", "Morgan", "Casey", "Avery", "Quinn", "Robin", "Jamie",
+         "Taylor", "Drew", "Emery", "Harper", "Rowan", "Sage")  # fmt: skip
+
+
+def _name(patient_id: str) -> str:
+    """A made-up name, the same for a patient id every time (its own generator: the seed's draws
+    for everything else stay as they were)."""
+    pick = random.Random(patient_id)
+    return f"{pick.choice(FAMILY)}, {pick.choice(GIVEN)}"
 
 
 def seed(
@@ -319,6 +336,7 @@ def facts_for(v: Variant, rng: random.Random, as_of: date, eligibility: str | No
     else:
         coverage["eligibility"] = eligibility
     patient["id"] = f"P-{rng.randrange(10**6, 10**7)}"
+    patient["name"] = _name(patient["id"])
     born = date.fromisoformat(patient["birth_date"])
     if v.plan == "medicare-advantage" and _age(facts, as_of) < 66:  # Medicare members are 65 and over
         born -= timedelta(days=round(365.25 * (68 - _age(facts, as_of))))

@@ -225,7 +225,8 @@ def attach(
             uploaded_by=actor,
             uploaded_at=utcnow(),
         )
-        session.add(document)
+        # appended before it is in the session: loading `case.documents` first would autoflush
+        # the new row into that list, and appending it then would list it twice
         case.documents.append(document)
         session.flush()
         old = _current(case, replaces) if replaces is not None else None
@@ -302,15 +303,20 @@ def open_file(case: Case, document: CaseDocument, *, root: Path | None = None) -
         raise cases.CaseError(
             [("document", f"the file of {fact_id(document)} is missing: IT must restore it from backup")]
         )
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    if digest.hexdigest() != document.sha256:
+    if sha256_of(path) != document.sha256:
         raise cases.CaseError(
             [("document", f"the file of {fact_id(document)} changed on disk: IT must restore it from backup")]
         )
     return path
+
+
+def sha256_of(path: Path) -> str:
+    """The sha256 of a stored file, read in chunks (files can be tens of megabytes)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def download_name(case: Case, document: CaseDocument) -> str:
@@ -394,8 +400,11 @@ def _pages(path: Path, media_type: str) -> int:
     )
     if media_type == "application/pdf":
         return _pdf_pages(path, broken)
-    from PIL import Image
+    from PIL import Image, ImageFile
 
+    # WeasyPrint (packets) sets this to True when it is imported, and Pillow then pads a cut-short
+    # image instead of refusing it: the check of an upload needs Pillow's strict default back
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # odd EXIF and the like are not the coordinator's problem
         warnings.simplefilter("error", Image.DecompressionBombWarning)

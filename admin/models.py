@@ -74,7 +74,7 @@ ROLES = {
     "admin": "manages users and roles",
 }
 STATUSES = ("draft", "in-review", "published", "retired")
-KINDS = ("ruleset", "form")
+KINDS = ("ruleset", "form", "template")
 
 
 class Role(Base, FsRoleMixin):
@@ -150,7 +150,7 @@ class Document(Base):
     __tablename__ = "documents"
     __table_args__ = (UniqueConstraint("kind", "slug"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # ruleset | form
+    kind: Mapped[str] = mapped_column(String(16))  # ruleset | form | template (a packet template)
     slug: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(300), default="")
     payer_id: Mapped[str | None] = mapped_column(String(64))  # rulesets: the payer they name
@@ -211,4 +211,4 @@ class AuditEvent(Base):
 
 
 # the case tables live in their own module; importing it here puts them in Base.metadata
-from admin import models_cases  # noqa: E402,F401
+from admin import models_cases, models_packets  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""The versioned store of rulesets and forms: drafts, review, publish, retire, rollback, push.
+"""The versioned store of rulesets, forms and packet templates: drafts, review, publish, retire, rollback, push.
 
 Every function takes the caller's session and acts inside its transaction (the caller commits
 or rolls back: `with db.transaction() as session`), so a push of ten files with one bad file
@@ -26,14 +26,15 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from admin import audit
-from admin.models import Document, DocumentVersion, utcnow
+from admin.models import KINDS, Document, DocumentVersion, utcnow
+from connectors.pdf.templates import PacketTemplate, load_template
 from engine import Evaluator, Form, LoadError, Problem, Ruleset, load_form, load_ruleset, run_tests
 from engine.catalog import form_types
 
 ACTIVE = ("published",)
 OPEN = ("draft", "in-review")
 _VERSION_LINE = re.compile(r"^version:[^\n]*$", re.M)
-_ID_LINE = re.compile(r"^(ruleset|form):[^\n]*$", re.M)
+_ID_LINE = re.compile(r"^(ruleset|form|template):[^\n]*$", re.M)
 
 
 class StoreError(Exception):
@@ -89,7 +90,7 @@ class Loaded:
     payer: str | None
     sha256: str
     stated_version: int | None
-    obj: Ruleset | Form
+    obj: Ruleset | Form | PacketTemplate
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -123,10 +124,45 @@ def published_forms(session: Session) -> dict[str, Form]:
     return forms
 
 
+_TEMPLATES: dict[tuple[str, str], PacketTemplate] = {}
+
+
+def published_templates(session: Session) -> dict[str, PacketTemplate]:
+    """The newest published version of each packet template, loaded (once per process each)."""
+    templates: dict[str, PacketTemplate] = {}
+    for row in published(session, "template"):
+        key = (row.sha256, _name(row))
+        template = _TEMPLATES.get(key)
+        if template is None:
+            if len(_TEMPLATES) > 256:
+                _TEMPLATES.clear()
+            template = _TEMPLATES[key] = load_template(row.text, key[1])
+        templates[row.document.slug] = template
+    return templates
+
+
 def published_rulesets(session: Session, forms: Mapping[str, Form] | None = None) -> list[Ruleset]:
     """Every published ruleset version (the engine picks the one in effect)."""
     types = form_types(forms if forms is not None else published_forms(session))
     return [load_ruleset(row.text, _name(row), types) for row in published(session, "ruleset")]
+
+
+_RULESETS: dict[tuple[str, str, tuple[tuple[str, str], ...]], Ruleset] = {}
+
+
+def ruleset_version(
+    session: Session, slug: str, version: int, forms: Mapping[str, Form] | None = None
+) -> Ruleset:
+    """One stored ruleset version (published or retired), loaded once per process and forms."""
+    row = find(session, "ruleset", slug, version)
+    forms = forms if forms is not None else published_forms(session)
+    key = (row.sha256, _name(row), tuple(sorted((k, f.sha256) for k, f in forms.items())))
+    found = _RULESETS.get(key)
+    if found is None:
+        if len(_RULESETS) > 64:
+            _RULESETS.clear()
+        found = _RULESETS[key] = load_ruleset(row.text, key[1], form_types(forms))
+    return found
 
 
 _EVALUATORS: dict[tuple[str, tuple[str, ...]], Evaluator] = {}
@@ -160,8 +196,8 @@ def check(
     A ruleset is checked against the published forms (plus `forms`, the ones arriving with it)
     and its embedded tests are run on both backends.
     """
-    if kind not in ("ruleset", "form"):
-        raise StoreError([f"unknown kind '{kind}': use ruleset or form"])
+    if kind not in KINDS:
+        raise StoreError([f"unknown kind '{kind}': use ruleset, form or template"])
     known = {**published_forms(session), **(forms or {})} if kind == "ruleset" else {}
     # a text that passed once passes again against the same forms: pushing then publishing (or a
     # folder pushed again) does not load and test it twice
@@ -178,6 +214,9 @@ def check(
         if kind == "form":
             form = load_form(text, name)
             loaded = Loaded("form", form.id, form.title, None, form.sha256, form.version, form)
+        elif kind == "template":
+            tpl = load_template(text, name)
+            loaded = Loaded("template", tpl.id, tpl.title, tpl.payer, tpl.sha256, tpl.version, tpl)
         else:
             ruleset = load_ruleset(text, name, form_types(known))
     except LoadError as exc:

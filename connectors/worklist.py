@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
 
-from connectors.fhir.intake import PRIORITY, US_STATES, billing_code, icd10cm, valid_npi
+from connectors.fhir.intake import MAX_NAME, PRIORITY, US_STATES, billing_code, icd10cm, valid_npi
 from engine.facts import MAX_NUMBER, URGENCIES
 from engine.rulesets import SLUG
 
@@ -55,6 +55,14 @@ class _Bad(ValueError):
 # -- cells ------------------------------------------------------------------------------------------
 def _text(value: str) -> str:
     return value
+
+
+def _name(value: str) -> str:
+    """A patient's name, "Family, Given", as written (runs of spaces made one)."""
+    name = " ".join(value.split())
+    if len(name) > MAX_NAME:
+        raise _Bad(f"longer than {MAX_NAME} characters: write Family, Given only")
+    return name
 
 
 def _date(value: str) -> str:
@@ -162,6 +170,7 @@ def _place(value: str) -> str:
 COLUMNS: dict[str, tuple[tuple[str, ...], Callable[[str], Any]]] = {
     "case_id": (("case_id",), _text),
     "patient_id": (("patient", "id"), _text),
+    "patient_name": (("patient", "name"), _name),  # for the payer's form and fax matching, not for rules
     "birth_date": (("patient", "birth_date"), _date),
     "sex": (("patient", "sex"), _sex),
     "state": (("patient", "state"), _state),

@@ -37,6 +37,7 @@ TOP_KEYS = [
     "valuesets",
     "items",
     "defaults",
+    "packet",
     "rules",
     "tests",
 ]
@@ -52,6 +53,7 @@ THEN_KEYS = (
     "require",
     "missing",
     "notes",
+    "packet",
     "final",
 )
 DEFAULT_KEYS = ("channel", "portal", "fax", "queue", "turnaround")
@@ -72,6 +74,9 @@ SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _TURNAROUND = re.compile(r"(\d+)\s*([dh])")
 DEFAULT_TURNAROUND = {"standard": 7, "expedited": 3}
+#: what a packet holds, in the order a payer's reviewer reads it (engine/packets.py)
+PACKET_SECTIONS = ("cover", "request", "answers", "checklist", "documents")
+PACKET_KEYS = ("template", "sections", "documents")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +108,7 @@ class Rule:
     require: tuple[str, ...] = ()
     missing: tuple[tuple[str, str], ...] = ()  # (id, label)
     notes: tuple[str, ...] = ()
+    packet: str | None = None  # the packet template this rule's cases go out on (not a decision key)
     final: bool = False
     # the single-valued outcomes it sets, (auth|channel|portal|fax|queue|urgency, value)
     outcomes: tuple[tuple[str, str], ...] = ()
@@ -126,6 +132,16 @@ class Defaults:
 
 
 @dataclass(frozen=True, slots=True)
+class PacketSpec:
+    """How this payer wants a packet: which request template, which sections in which order, and
+    which document types in which order (None: every current document, payer letters aside)."""
+
+    template: str | None = None
+    sections: tuple[str, ...] = PACKET_SECTIONS
+    documents: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Ruleset:
     """One validated ruleset version. `sha256` is the hash of its canonical JSON text."""
 
@@ -145,6 +161,7 @@ class Ruleset:
     sha256: str
     canonical: str
     file: str
+    packet: PacketSpec = field(default_factory=PacketSpec)
 
     def in_effect(self, on: date) -> bool:
         return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
@@ -234,6 +251,7 @@ class _Builder:
         scope = parser.parse(doc["scope"], self.at(doc, "scope")) if doc.get("scope") is not None else None
         items = self._items(doc, parser)
         defaults = self._defaults(doc)
+        packet = self._packet(doc)
         rules = self._rules(doc, parser, items)
         tests = self._tests(doc)
         if self.problems:
@@ -257,6 +275,7 @@ class _Builder:
             sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
             canonical=text,
             file=self.file,
+            packet=packet,
         )
 
     def _section(self, doc: Mapping[str, Any], key: str, must: str, fix: str) -> Mapping[str, Any]:
@@ -432,6 +451,73 @@ class _Builder:
                         turnaround[key] = days
         return Defaults(channel, text["portal"], text["fax"], text["queue"], turnaround)
 
+    def _packet(self, doc: Mapping[str, Any]) -> PacketSpec:
+        raw = self._section(
+            doc,
+            "packet",
+            "be a mapping",
+            "write packet: {template: acme-request, sections: [cover, request]}",
+        )
+        for key in raw:
+            if key not in PACKET_KEYS:
+                self.error(
+                    self.at(raw, key),
+                    f"unknown key '{key}' in packet",
+                    did_you_mean(str(key), PACKET_KEYS) or "allowed: " + ", ".join(PACKET_KEYS),
+                )
+        template = self._template(raw, "template", "packet")
+        sections = self._slugs(raw, "sections", PACKET_SECTIONS) or PACKET_SECTIONS
+        if "cover" in sections and sections[0] != "cover":
+            self.error(
+                self.at(raw, "sections"),
+                "the cover sheet must come first in packet sections",
+                "move cover to the front of the list (a fax server sends page 1 first)",
+            )
+        documents = self._slugs(raw, "documents", None)
+        return PacketSpec(template, sections, documents)
+
+    def _template(self, raw: Mapping[str, Any], key: str, where: str) -> str | None:
+        value = raw.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not SLUG.fullmatch(value):
+            self.error(
+                self.at(raw, key),
+                f"{where} template must be a template id (a lowercase slug)",
+                "write template: acme-imaging-request (a file in forms/packets/)",
+            )
+            return None
+        return value
+
+    def _slugs(
+        self, raw: Mapping[str, Any], key: str, allowed: tuple[str, ...] | None
+    ) -> tuple[str, ...] | None:
+        """A list of distinct slugs under packet (`allowed` names the only ones there may be)."""
+        value = raw.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            self.error(
+                self.at(raw, key), f"packet {key} must be a non-empty list of names", f"write {key}: [a, b]"
+            )
+            return None
+        for name in value:
+            if allowed is not None and name not in allowed:
+                self.error(
+                    self.at(raw, key),
+                    f"unknown packet section '{name}'",
+                    did_you_mean(name, allowed) or "sections are " + ", ".join(allowed),
+                )
+            elif allowed is None and not SLUG.fullmatch(name):
+                self.error(
+                    self.at(raw, key),
+                    f"packet document type '{name}' is not a document type id",
+                    "write lowercase ids such as order, clinical-note, imaging-report",
+                )
+            if value.count(name) > 1:
+                self.error(self.at(raw, key), f"'{name}' is listed twice in packet {key}", "list it once")
+        return tuple(dict.fromkeys(value))
+
     def _choice(self, raw: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> str | None:
         value = raw.get(key)
         if value is None:
@@ -559,6 +645,7 @@ class _Builder:
             require=self._require(then, items, rid),
             missing=self._missing(then, items, rid),
             notes=self._strings(then, "notes"),
+            packet=self._template(then, "packet", f"rule '{rid}' packet"),
             final=final,
         )
         outcomes = tuple(

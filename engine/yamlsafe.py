@@ -202,10 +202,12 @@ def load_yaml(text: str | bytes, filename: str = "<string>", max_bytes: int = MA
             error: Exception = sys.exc_info()[1]  # type: ignore[assignment]
         else:
             # libyaml's messages are terser ("found character that cannot start any token"):
-            # a document that fails is parsed again by PyYAML, whose messages name the character
+            # a document that fails is parsed again by PyYAML, whose messages name the character.
+            # libyaml 0.2.5 (PyYAML 6.0.4's wheels) also stops at 1,000 nested brackets itself; PyYAML
+            # then meets our own depth bound first, and that is the problem to report
             try:
                 return _parse(_PyLoader, text)
-            except yaml.YAMLError as again:
+            except (yaml.YAMLError, _Refused, RecursionError) as again:
                 error = again
     except _Refused as exc:
         raise LoadError([Problem(filename, exc.line, exc.message, exc.fix)]) from None

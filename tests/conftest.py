@@ -25,6 +25,9 @@ from admin.db import Database, sqlite_url
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES = os.environ.get("PRIORAUTH_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TABLES = (
+    "inbound_faxes",
+    "fax_jobs",
+    "case_packets",
     "case_usage",
     "case_responses",
     "case_answers",
@@ -48,6 +51,13 @@ TABLES = (
 def publish_shipped(db: Database) -> None:
     with db.transaction() as session:
         store.push(session, "test-setup", "form", store.files_of([str(ROOT / "forms")]), publish_now=True)
+        store.push(
+            session,
+            "test-setup",
+            "template",
+            store.files_of([str(ROOT / "forms" / "packets")]),
+            publish_now=True,
+        )
         store.push(
             session, "test-setup", "ruleset", store.files_of([str(ROOT / "rulesets")]), publish_now=True
         )

@@ -13,6 +13,10 @@ Each resource is validated with the fhir.resources R4B models, the nearest to R4
 (R4 and R4B agree on every resource read here). The models accept any code, so codes, dates, NPIs
 and ICD-10-CM codes are checked here. A problem names a path, never a value from the bundle: a
 patient's name or a note must not reach a log through an error message.
+
+The patient's name is taken (`patient.name`, "Family, Given"): the payer's request form asks for it
+and a faxed reply may be matched by it. It is not in the engine's fact schema, so rules never see it.
+The patient's identifiers, address (except its state), telecom, contacts and photo are never taken.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -33,6 +38,7 @@ from engine.rulesets import SLUG
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ENTRIES = 1_000
+MAX_NAME = 200  # characters of patient.name: a payer's form has one line for it
 BUNDLE_TYPES = ("collection", "transaction", "document", "batch")
 
 CPT = "http://www.ama-assn.org/go/cpt"
@@ -406,8 +412,9 @@ def _without_resource(entry: Any) -> Any:
 REQUESTS = ("ServiceRequest", "MedicationRequest", "DeviceRequest")
 PROVIDERS = ("Practitioner", "PractitionerRole", "Organization")
 READ = ("Patient", "Coverage", *REQUESTS, "Medication", "Condition", "DocumentReference", *PROVIDERS)
-# elements of a Patient that identify or locate a person: they never become facts
-PERSONAL = ("name", "telecom", "address", "photo", "contact", "identifier")
+# elements of a Patient that identify or locate a person: they never become facts (the name does,
+# as patient.name, for the payer's request form and for matching faxed replies)
+PERSONAL = ("telecom", "address", "photo", "contact", "identifier")
 
 
 @dataclass(slots=True)
@@ -501,6 +508,9 @@ class _Mapper:
             self.report.warning(
                 patient, ("id",), "the Patient has no id: patient.id is left for the app to assign"
             )
+        name = self.patient_name(patient)
+        if name is not None:
+            out["name"] = name
         birth = patient.text("birthDate")
         if birth is not None:
             patient.use("birthDate")
@@ -531,6 +541,46 @@ class _Mapper:
                     patient, ("address", 0, "state"), "not a two-letter US state code: dropped"
                 )
         return out
+
+    def patient_name(self, patient: _Entry) -> str | None:
+        """`Patient.name` as "Family, Given Given" (prefix and suffix left out), else its `text`.
+
+        Of the current names (not `use: old`, no `period.end` before today), the `official` one,
+        else the `usual` one, else the first. None, with a warning, when there is no current name or
+        the chosen one holds no text, family or given name, or is longer than MAX_NAME.
+        """
+        names = [k for k, item in patient.items("name") if isinstance(item, dict)]
+        if not names:
+            return None
+        patient.use("name")  # the other names are alternatives to the one chosen: none is unmapped
+        today = date.today().isoformat()
+        current = [
+            k for k in names if patient.get("name", k, "use") != "old" and not _ended(patient, k, today)
+        ]
+        if not current:
+            self.report.warning(
+                patient,
+                ("name",),
+                "no current name (every name is old or has ended): patient.name is left out",
+            )
+            return None
+        uses = [patient.get("name", k, "use") for k in current]
+        k = next((current[uses.index(use)] for use in ("official", "usual") if use in uses), current[0])
+        family = patient.text("name", k, "family") or ""
+        given = " ".join(_strings(patient.get("name", k, "given")))
+        written = ", ".join(part for part in (family, given) if part) or patient.text("name", k, "text")
+        text = " ".join((written or "").split())  # no line breaks or runs of spaces on a form
+        if not text:
+            self.report.warning(
+                patient, ("name", k), "the name has no text, family or given name: patient.name is left out"
+            )
+            return None
+        if len(text) > MAX_NAME:
+            self.report.warning(
+                patient, ("name", k), f"longer than {MAX_NAME} characters: patient.name is left out"
+            )
+            return None
+        return text
 
     # coverage -----------------------------------------------------------------------------------
     def coverage_facts(self, coverages: list[_Entry]) -> Json:
@@ -998,9 +1048,7 @@ def _unused_element(kind: str, path: Path) -> str:
     if "extension" in path:
         return "not used: extensions are not read"
     if kind == "Patient" and path[0] in PERSONAL:
-        return (
-            "not copied: a patient's name, identifiers, address and contact details never go into case facts"
-        )
+        return "not copied: a patient's identifiers, address and contact details never go into case facts"
     return "not used: no case fact takes this element"
 
 
@@ -1025,6 +1073,13 @@ def _code_in(concept: Any, system: str | None) -> str | None:
         if isinstance(code, str) and (system is None or coding.get("system") == system):
             return code.strip()
     return None
+
+
+def _ended(entry: _Entry, k: int, today: str) -> bool:
+    """Whether the name at `name[k]` has a period that ended before `today` (compared at the end's
+    own precision: an end of "2026" has not passed until 2027)."""
+    end = entry.text("name", k, "period", "end")
+    return end is not None and end[:10] < today[: len(end[:10])]
 
 
 def _day(text: str) -> str | None:

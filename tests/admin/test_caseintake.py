@@ -45,6 +45,7 @@ TYPED = {
     "member_id": "ACM1",
     "eligibility": "active",
     "patient_id": "P-77",
+    "patient_name": "Rivera, Sam",
     "birth_date": "1970-01-02",
     "sex": "F",
     "codes": "72148",
@@ -59,22 +60,26 @@ def test_a_case_typed_in_is_created_and_evaluated(app: Any) -> None:
     coo = _client(app)
     page = coo.get("/cases/new").get_data(as_text=True)
     assert 'for="f-payer"' in page and 'for="files"' in page
+    assert page.index('for="f-patient_id"') < page.index('for="f-patient_name"')
+    assert "Patient name (Family, Given)" in page
     response = coo.post("/cases/new", data={"csrf_token": csrf_token(page), **TYPED})
     assert response.status_code == 302
     with app.extensions["priorauth.db"].transaction() as session:
         case = session.scalar(select(Case))
         assert case.facts["service"]["codes"] == ["72148"] and case.facts["diagnoses"] == ["M54.50", "M51.16"]
+        assert case.facts["patient"]["name"] == "Rivera, Sam"
         assert (case.ruleset_id, case.stage) == ("acme-commercial", "packet-prep")
 
 
 def test_bad_fields_are_named_beside_their_inputs_and_nothing_is_created(app: Any) -> None:
     coo = _client(app)
     token = csrf_token(coo.get("/cases/new").get_data(as_text=True))
-    bad = {**TYPED, "codes": "", "birth_date": "02/30/1970", "ordering_npi": "123"}
+    bad = {**TYPED, "codes": "", "birth_date": "02/30/1970", "ordering_npi": "123", "patient_name": "N" * 201}
     response = coo.post("/cases/new", data={"csrf_token": token, **bad})
     body = response.get_data(as_text=True)
     assert response.status_code == 422 and "The case was not created" in body
     assert 'id="e-codes"' in body and 'id="e-birth_date"' in body and 'id="e-ordering_npi"' in body
+    assert 'id="e-patient_name"' in body and "longer than 200 characters" in body
     assert 'value="ACM1"' in body  # what was typed is kept
     assert _count(app) == 0
 
@@ -155,6 +160,24 @@ def test_correcting_facts_re_evaluates_and_keeps_what_the_page_does_not_show(app
     with app.extensions["priorauth.db"].transaction() as session:
         case = session.scalar(select(Case).where(Case.reference == reference))
         assert case.facts["service"]["units"] == 1 and len(case.decisions) == 2
+
+
+def test_the_patients_name_is_shown_on_the_facts_page_and_an_empty_field_removes_it(app: Any) -> None:
+    coo = _client(app)
+    token = csrf_token(coo.get("/cases/new").get_data(as_text=True))
+    assert coo.post("/cases/new", data={"csrf_token": token, **TYPED}).status_code == 302
+    with app.extensions["priorauth.db"].transaction() as session:
+        reference = session.scalar(select(Case.reference))
+    page = coo.get(f"/cases/{reference}/facts").get_data(as_text=True)
+    assert 'name="patient_name" type="text" value="Rivera, Sam"' in page
+    fields = {**TYPED, "patient_name": ""}
+    response = coo.post(
+        f"/cases/{reference}/facts", data={"csrf_token": csrf_token(page), "action": "fields", **fields}
+    )
+    assert response.status_code == 302
+    with app.extensions["priorauth.db"].transaction() as session:
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        assert "name" not in case.facts["patient"] and case.facts["patient"]["id"] == "P-77"
 
 
 def test_managers_cannot_enter_cases(app: Any) -> None:

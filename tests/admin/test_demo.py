@@ -57,8 +57,10 @@ def test_sixty_cases_reach_every_stage_payer_and_aging_bucket_through_the_case_s
     open_ages = {(NOW - c["created_at"]).days for c in cases if c["stage"] != "done"}
     assert all(any(low <= age <= high for age in open_ages) for low, high in AGING)
     assert all((NOW - c["created_at"]).days <= demo.DAYS for c in cases)
-    for c in cases:  # synthetic people, no names, every date moved to the case's own intake day
-        assert set(c["facts"]["patient"]) <= {"id", "birth_date", "sex", "state"}
+    for c in cases:  # synthetic people with made-up names, every date moved to the case's own intake day
+        assert set(c["facts"]["patient"]) <= {"id", "name", "birth_date", "sex", "state"}
+        family, given = c["facts"]["patient"]["name"].split(", ")
+        assert family in demo.FAMILY and given in demo.GIVEN
         assert c["facts"]["as_of"] == c["created_at"].date().isoformat()
     with db.transaction() as session:  # evaluated by the published rulesets, and audited
         assert session.scalar(select(func.count()).select_from(CaseDecision)) >= 60

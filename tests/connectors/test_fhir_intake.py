@@ -75,8 +75,8 @@ def test_each_service_line_reaches_its_payers_ruleset() -> None:
     assert rulesets["tka-harbor"] == "harbor-regional"
 
 
-def _personal_values(node: Any) -> set[str]:
-    """Every text under a Patient's name, address, telecom and identifier, and under any note."""
+def _personal_values(node: Any, keys: tuple[str, ...], notes: bool = False) -> set[str]:
+    """Every text under the `keys` of a Patient (and, with `notes`, under any note)."""
     found: set[str] = set()
 
     def texts(value: Any) -> None:
@@ -92,9 +92,10 @@ def _personal_values(node: Any) -> set[str]:
     def walk(value: Any) -> None:
         if isinstance(value, dict):
             if value.get("resourceType") == "Patient":
-                for key in ("name", "address", "telecom", "identifier"):
+                for key in keys:
                     texts(value.get(key))
-            texts(value.get("note"))
+            if notes:
+                texts(value.get("note"))
             for child in value.values():
                 walk(child)
         elif isinstance(value, list):
@@ -109,13 +110,73 @@ WITH_A_PATIENT = [n for n in BUNDLES if b'"resourceType": "Patient"' in read(n)]
 
 
 @pytest.mark.parametrize("name", WITH_A_PATIENT)
-def test_problems_and_facts_never_hold_a_patients_name_address_or_note(name: str) -> None:
+def test_the_patients_name_is_only_ever_at_patient_name_and_no_other_personal_value_anywhere(
+    name: str,
+) -> None:
     bundle = json.loads(read(name))
-    personal = _personal_values(bundle)
+    names = _personal_values(bundle, ("name",))
+    others = _personal_values(bundle, ("address", "telecom", "identifier"), notes=True)
     intake = bundle_to_facts(bundle, **expected(name).get("options", {}))
-    said = "\n".join(str(p) for p in intake.problems) + json.dumps(intake.facts)
-    assert personal, "the fixture should carry personal values to look for"
-    assert [value for value in personal if value in said] == []
+    problems = "\n".join(str(p) for p in intake.problems)
+    facts = json.loads(json.dumps(intake.facts))
+    facts.get("patient", {}).pop("name", None)  # the one place a name may be
+    assert names and others, "the fixture should carry personal values to look for"
+    assert [value for value in others if value in problems + json.dumps(intake.facts)] == []
+    assert [value for value in names if value in problems + json.dumps(facts)] == []
+
+
+def _with_names(*names: dict[str, Any]) -> dict[str, Any]:
+    bundle: dict[str, Any] = json.loads(read("mri-lumbar-acme"))
+    bundle["entry"][0]["resource"]["name"] = list(names)
+    return bundle
+
+
+@pytest.mark.parametrize(
+    ("names", "taken"),
+    [
+        ([{"use": "usual", "family": "Rivera", "given": ["Sam"]},
+          {"use": "official", "family": "Rivera", "given": ["Samuel", "J"]}], "Rivera, Samuel J"),
+        ([{"family": "Nick", "given": ["Sam"]}, {"use": "usual", "family": "Rivera", "given": ["Sam"]}],
+         "Rivera, Sam"),
+        ([{"use": "old", "family": "Lane", "given": ["Sam"]}, {"family": "Rivera", "given": ["Sam"]}],
+         "Rivera, Sam"),
+        ([{"use": "official", "family": "Lane", "given": ["Jane"], "period": {"end": "2001-06-30"}},
+          {"family": "Doe", "given": ["Jane", "Q"]}], "Doe, Jane Q"),
+        ([{"use": "official", "prefix": ["Dr."], "family": " Doe ", "given": ["Jane", " Q"],
+           "suffix": ["Jr."], "text": "Dr. Jane Q. Doe Jr."}], "Doe, Jane Q"),
+        ([{"text": " Rivera,\n Sam "}], "Rivera, Sam"),
+        ([{"family": "Rivera"}], "Rivera"),
+        ([{"given": ["Sam"]}], "Sam"),
+    ],
+)  # fmt: skip
+def test_the_official_name_is_taken_before_the_usual_one_before_the_first_current_one(
+    names: list[dict[str, Any]], taken: str
+) -> None:
+    intake = bundle_to_facts(_with_names(*names))
+    assert intake.facts["patient"]["name"] == taken
+    assert not [p for p in intake.problems if ".name" in p.path and "(Patient)" in p.path]
+
+
+@pytest.mark.parametrize(
+    ("names", "problem"),
+    [
+        ([{"use": "official", "prefix": ["Dr."]}, {"family": "Rivera"}],
+         "warning: Bundle.entry[0].resource(Patient).name[0]: the name has no text, family or given name: "
+         "patient.name is left out"),
+        ([{"use": "old", "family": "Lane"}, {"family": "Rivera", "period": {"end": "2001"}}],
+         "warning: Bundle.entry[0].resource(Patient).name: no current name (every name is old or has ended): "
+         "patient.name is left out"),
+        ([{"family": "R" * 195, "given": ["Samantha"]}],
+         "warning: Bundle.entry[0].resource(Patient).name[0]: longer than 200 characters: "
+         "patient.name is left out"),
+    ],
+)  # fmt: skip
+def test_a_name_that_cannot_be_taken_is_left_out_with_a_warning_at_its_path(
+    names: list[dict[str, Any]], problem: str
+) -> None:
+    intake = bundle_to_facts(_with_names(*names))
+    assert intake.ok and "name" not in intake.facts["patient"]
+    assert [str(p) for p in intake.problems if "(Patient).name" in p.path] == [problem]
 
 
 def test_bytes_text_and_parsed_json_give_the_same_intake() -> None:

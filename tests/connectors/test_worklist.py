@@ -118,3 +118,14 @@ def test_codes_are_split_on_spaces_semicolons_and_commas(cell: str, expected: li
 def test_a_place_of_service_that_lost_its_leading_zero_is_read_as_two_digits() -> None:
     worklist = read_worklist(b"payer,codes,place_of_service\nacme,72148,2\n")
     assert worklist.cases[0][1]["service"]["place_of_service"] == "02"
+
+
+def test_a_patient_name_is_kept_as_written_and_one_too_long_is_a_bad_cell_naming_its_column() -> None:
+    data = (FIXTURES / "patient-name.csv").read_bytes()
+    worklist = read_worklist(data)
+    names = {line: facts["patient"].get("name") for line, facts in worklist.cases}
+    assert names == {2: "Rivera, Sam", 4: "Doe, Jane Q", 5: None}
+    assert worklist.problems == [
+        WorklistProblem(3, "Patient Name", "longer than 200 characters: write Family, Given only")
+    ]
+    assert "Rivera-" not in " ".join(p.message for p in worklist.problems)

@@ -1,0 +1,337 @@
+"""A packet laid out on pages: WeasyPrint for what we write, the case's documents laid in after.
+
+    rendered = render_packet(packet, template, files={"DOC-3": Path(...)}, payer=..., practice=...)
+    rendered.pdf, rendered.pages, rendered.sha256
+
+One WeasyPrint pass lays out the cover, the request form, the answers and the checklist, and one
+empty placeholder page per page of every attached document. Because the placeholders are in the
+same document, `counter(pages)` is the whole packet's page count and `target-counter()` gives
+the checklist the packet page each document starts on, with no second pass. The placeholders
+carry the page's stamps (reference, "Page N of M", DRAFT) and nothing else; each document page
+(a PDF page, or an image frame made a PDF page with Pillow) is then scaled into the placeholder's
+content box and laid *under* it with pypdf, so the stamps stay on top and legible.
+
+A document page brings only its drawing: its annotations (links, form fields, JavaScript
+actions) are dropped, and nothing of the source document's catalog (embedded files, open
+actions) comes along. What we write embeds no file and links nowhere outside the packet either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
+from PIL import Image, ImageSequence, UnidentifiedImageError
+from pypdf import PageObject, PdfReader, PdfWriter
+from pypdf.errors import PdfReadError
+from pypdf.generic import (
+    ArrayObject,
+    DecodedStreamObject,
+    DictionaryObject,
+    FloatObject,
+    NameObject,
+    StreamObject,
+)
+from weasyprint import HTML
+
+from connectors.pdf.fetcher import BASE_URL, SafeFetcher
+from connectors.pdf.templates import PacketTemplate, TemplateRenderError, context, render_request, us_date
+from engine.packets import Packet
+
+LAYOUT = Path(__file__).resolve().parent / "layout"
+MAX_FRAMES = 2000
+#: the content box of an attached page, in points from each edge: top, right, bottom, left
+ATTACHED_MARGINS = (40.0, 25.0, 32.0, 25.0)
+_PAGE_CSS = "@page attachment {{ margin: {}pt {}pt {}pt {}pt; }}".format(*ATTACHED_MARGINS)
+
+
+class PacketRenderError(Exception):
+    """The packet could not be laid out; names the document or template, never their content."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    pdf: bytes
+    pages: int
+    sha256: str
+    refused: tuple[str, ...]  # scheme://host of each URL the fetcher refused (a template's mistake)
+
+
+@dataclass(frozen=True, slots=True)
+class _Attached:
+    number: int
+    id: str
+    title: str
+    date: str | None
+    pages: int
+    anchor: str
+
+
+_LAYOUT_ENV = Environment(
+    loader=FileSystemLoader(LAYOUT), autoescape=True, trim_blocks=True, lstrip_blocks=True
+)
+_LAYOUT_ENV.filters["us_date"] = us_date
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    """A packet as HTML, before layout (packet.css linked; the attached pages' margins and the
+    template's CSS in <style> after it, so a template's rules win over ours), and each attached
+    document's pages."""
+
+    html: str
+    sources: Mapping[str, list[PageObject]]
+    attached: tuple[_Attached, ...]
+
+
+def compose(
+    packet: Packet,
+    template: PacketTemplate,
+    files: Mapping[str, Path],
+    *,
+    payer: Mapping[str, Any],
+    practice: Mapping[str, Any],
+) -> Composed:
+    """The packet's HTML with a placeholder page per attached page. Raises PacketRenderError."""
+    sources = {a.id: _pages_of(a.id, files.get(a.id)) for a in packet.attachments}
+    attached = [
+        _Attached(
+            n, a.id, a.document.title or a.document.label, a.document.date, len(sources[a.id]), f"att-{n}"
+        )
+        for n, a in enumerate(packet.attachments, start=1)
+    ]
+    try:
+        request_html = render_request(
+            template,
+            context(
+                packet.case,
+                packet.decision,
+                packet.reference,
+                packet.kind,
+                packet.cover.date,
+                payer,
+                practice,
+            ),
+        )
+    except TemplateRenderError as exc:
+        raise PacketRenderError(str(exc)) from None
+    html = _LAYOUT_ENV.get_template("packet.html").render(
+        packet=packet,
+        request_html=request_html,
+        stamp="DRAFT: not for submission" if packet.kind == "draft" else f"To {packet.cover.to}",
+        attachments=attached if "documents" in packet.sections else [],
+        titles={a.id: a.title for a in attached},
+        anchors={a.id: a.anchor for a in attached},
+        end_on_attachment=bool(attached) and packet.sections[-1] == "documents",
+        page_css=Markup(_PAGE_CSS),
+        # the analyst's CSS as written (not HTML-escaped: `a > b` must stay), with "</" broken so
+        # nothing in it can close the <style> element; in CSS `<\/` is the same two characters
+        template_css=Markup(template.css.replace("</", "<\\/")),
+    )
+    shown = tuple(attached) if "documents" in packet.sections else ()
+    return Composed(html, sources, shown)
+
+
+def render_packet(
+    packet: Packet,
+    template: PacketTemplate,
+    files: Mapping[str, Path],
+    *,
+    payer: Mapping[str, Any],
+    practice: Mapping[str, Any],
+) -> Rendered:
+    """The packet as one PDF. Raises PacketRenderError (a document that cannot be read, a
+    template that fails) naming what failed."""
+    composed = compose(packet, template, files, payer=payer, practice=practice)
+    fetcher = SafeFetcher()
+    document = HTML(string=composed.html, base_url=BASE_URL, url_fetcher=fetcher).render()
+    # a packet embeds no file and links nowhere outside itself: <link rel=attachment> and
+    # <a rel=attachment> (even of a data: URL) and external links are dropped before writing
+    document.metadata.attachments = []
+    for page in document.pages:
+        page.links[:] = [link for link in page.links if link[0] == "internal"]
+    placed = _placeholders(document.pages, composed.attached)
+    pdf = document.write_pdf()
+    if placed:
+        pdf = lay_in(pdf, placed, composed.sources)
+    return Rendered(pdf, len(document.pages), hashlib.sha256(pdf).hexdigest(), tuple(fetcher.refused))
+
+
+def _placeholders(pages: Any, attached: tuple[_Attached, ...]) -> dict[int, tuple[str, int]]:
+    """Which packet page (0-based) holds which document page: {page: (document id, its page)}."""
+    wanted: dict[str, tuple[str, int]] = {}
+    for item in attached:
+        for page in range(item.pages):
+            wanted[item.anchor if page == 0 else f"{item.anchor}-{page + 1}"] = (item.id, page)
+    placed: dict[int, tuple[str, int]] = {}
+    for index, page in enumerate(pages):
+        for anchor in page.anchors:
+            if anchor in wanted:
+                placed[index] = wanted[anchor]
+    if len(placed) != len(wanted):  # a template's CSS hid a placeholder: pages would be lost
+        raise PacketRenderError(
+            "the packet template's CSS hides attached pages (an .attachment-page is not shown): "
+            "remove the rule that changes them"
+        )
+    return placed
+
+
+def lay_in(
+    pdf: bytes, placed: Mapping[int, tuple[str, int]], sources: Mapping[str, list[PageObject]]
+) -> bytes:
+    """Each attached page scaled into its placeholder's content box, under the stamps.
+
+    The document page becomes a Form XObject (its content streams as they are, its resources, its
+    crop box as the clip) that the placeholder draws first, through one `cm`: no content stream
+    is parsed or rewritten (pypdf's merge_page does both, at about 6 pages a second here).
+    """
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    top, right, bottom, left = ATTACHED_MARGINS
+    for index, (doc_id, number) in placed.items():
+        base = writer.pages[index]
+        source = sources[doc_id][number]
+        box = source.cropbox
+        llx, lly = float(box.left), float(box.bottom)
+        width, height = float(box.width), float(box.height)
+        turn = source.rotation % 360
+        shown_w, shown_h = (height, width) if turn in (90, 270) else (width, height)
+        room_w = float(base.mediabox.width) - left - right
+        room_h = float(base.mediabox.height) - top - bottom
+        scale = min(room_w / shown_w, room_h / shown_h)
+        x = left + (room_w - shown_w * scale) / 2
+        y = bottom + (room_h - shown_h * scale) / 2
+        form = writer._add_object(_form(writer, source))
+        # WeasyPrint's pages share one resources dictionary: each page gets its own copy
+        shared = base.get("/Resources")
+        resources = DictionaryObject(shared.get_object()) if shared is not None else DictionaryObject()
+        xobjects = resources.get("/XObject")
+        xobjects = DictionaryObject(xobjects.get_object()) if xobjects is not None else DictionaryObject()
+        xobjects[NameObject(f"/PriorauthAttached{index}")] = form
+        resources[NameObject("/XObject")] = xobjects
+        base[NameObject("/Resources")] = resources
+        draw = DecodedStreamObject()
+        draw.set_data(
+            (
+                f"q {scale:.6f} 0 0 {scale:.6f} {x:.3f} {y:.3f} cm {_ROTATE[turn](width, height)} cm "
+                f"1 0 0 1 {-llx:.3f} {-lly:.3f} cm /PriorauthAttached{index} Do Q\n"
+            ).encode("ascii")
+        )
+        contents = base.get("/Contents")
+        existing = (
+            []
+            if contents is None
+            else list(contents.get_object())
+            if isinstance(contents.get_object(), ArrayObject)
+            else [contents]
+        )
+        base[NameObject("/Contents")] = ArrayObject([writer._add_object(draw), *existing])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+#: the matrix that turns a page's content the way its /Rotate shows it (clockwise), into a box
+#: whose lower left corner is the origin: (width, height) of the unrotated crop box
+_ROTATE: dict[int, Callable[[float, float], str]] = {
+    0: lambda w, h: "1 0 0 1 0 0",
+    90: lambda w, h: f"0 -1 1 0 0 {w:.3f}",
+    180: lambda w, h: f"-1 0 0 -1 {w:.3f} {h:.3f}",
+    270: lambda w, h: f"0 1 -1 0 {h:.3f} 0",
+}
+
+
+def _form(writer: PdfWriter, page: PageObject) -> StreamObject:
+    """The page's drawing as a Form XObject (no annotations, nothing of its document's catalog)."""
+    contents = page.get("/Contents")
+    streams = [] if contents is None else contents.get_object()
+    if not isinstance(streams, ArrayObject):
+        streams = [streams]
+    data = b"\n".join(stream.get_object().get_data() for stream in streams)
+    form = DecodedStreamObject()
+    form.set_data(data)
+    resources = page.get("/Resources")
+    form.update(
+        {
+            NameObject("/Type"): NameObject("/XObject"),
+            NameObject("/Subtype"): NameObject("/Form"),
+            NameObject("/BBox"): ArrayObject([FloatObject(v) for v in page.cropbox]),
+            NameObject("/Resources"): resources.get_object().clone(writer)
+            if resources is not None
+            else DictionaryObject(),
+        }
+    )
+    return form.flate_encode()
+
+
+def _pages_of(doc_id: str, path: Path | None) -> list[PageObject]:
+    """A document's pages as PDF pages: a PDF's own, or one per image frame."""
+    if path is None:
+        raise PacketRenderError(f"{doc_id}: its file is not available")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+    except OSError as exc:
+        raise PacketRenderError(f"{doc_id}: its file cannot be read ({exc.strerror})") from None
+    if head.startswith(b"%PDF-"):
+        return _pdf_pages(doc_id, path.read_bytes())
+    return _image_pages(doc_id, path)
+
+
+def _pdf_pages(doc_id: str, data: bytes) -> list[PageObject]:
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise PacketRenderError(f"{doc_id} is password-protected: attach a copy without a password")
+        pages = list(reader.pages)
+    except PacketRenderError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError):
+        raise PacketRenderError(
+            f"{doc_id}: the PDF cannot be read; attach it again from the source"
+        ) from None
+    if not pages:
+        raise PacketRenderError(f"{doc_id}: the PDF has no pages")
+    return pages
+
+
+def _image_pages(doc_id: str, path: Path) -> list[PageObject]:
+    """Each frame of a TIFF (fax pages), or a PNG/JPEG, as a PDF page of its physical size."""
+    out: list[PageObject] = []
+    try:
+        with Image.open(path) as image:
+            for number, frame in enumerate(ImageSequence.Iterator(image)):
+                if number >= MAX_FRAMES:
+                    raise PacketRenderError(f"{doc_id} has more than {MAX_FRAMES} pages")
+                out.append(_frame_page(frame))
+    except PacketRenderError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError):
+        raise PacketRenderError(
+            f"{doc_id}: the image cannot be read; attach it again from the source"
+        ) from None
+    return out
+
+
+def _frame_page(frame: Image.Image) -> PageObject:
+    dpi = frame.info.get("dpi") or (200, 200)
+    xdpi, ydpi = (float(dpi[0]) or 200.0), (float(dpi[1]) or 200.0)
+    image = frame.copy()
+    if image.mode not in ("1", "L", "RGB"):
+        if image.mode in ("RGBA", "LA", "P", "PA"):
+            rgba = image.convert("RGBA")
+            flat = Image.new("RGB", rgba.size, "white")
+            flat.paste(rgba, mask=rgba.getchannel("A"))
+            image = flat
+        else:
+            image = image.convert("L")
+    if abs(xdpi - ydpi) > 0.5:  # fax pixels are not square (204 x 196 dpi): make them so
+        image = image.resize((image.width, round(image.height * xdpi / ydpi)))
+    buffer = io.BytesIO()
+    image.save(buffer, "PDF", resolution=xdpi)
+    return PdfReader(io.BytesIO(buffer.getvalue())).pages[0]
