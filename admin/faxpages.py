@@ -68,7 +68,7 @@ def index() -> Any:
         c.id: c.reference
         for c in session.query(Case).filter(Case.id.in_({r.case_id for r in rows if r.case_id}))
     }
-    counts = {s: len([r for r in inbound.inbox(session, org, s)]) for s in inbound.STATES}
+    counts = inbound.counts(session, org)
     return render_template(
         "faxes/index.html",
         rows=rows,

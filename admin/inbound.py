@@ -35,7 +35,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from admin import audit, cases, documents
@@ -296,6 +296,17 @@ def inbox(
     if state:
         query = query.where(InboundFax.state == state)
     return list(session.scalars(query.order_by(InboundFax.id.desc()).limit(limit)))
+
+
+def counts(session: Session, org: Organization) -> dict[str, int]:
+    """How many faxes of the organization are in each state."""
+    rows = session.execute(
+        select(InboundFax.state, func.count())
+        .where(InboundFax.organization_id == org.id)
+        .group_by(InboundFax.state)
+    )
+    found = {state: int(n) for state, n in rows}
+    return {state: found.get(state, 0) for state in STATES}
 
 
 def of_case(session: Session, case: Case) -> list[InboundFax]:

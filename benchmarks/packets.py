@@ -154,6 +154,36 @@ def setup(folder: str) -> None:
     )  # fmt: skip
     files = {"DOC-1": Path(folder) / "order.pdf", "DOC-2": Path(folder) / "notes.pdf"}
     _STATE.update(packet=packet, template=load_template(REFERENCE_TEMPLATE, "reference"), files=files)
+    # a typical packet beside it: the shipped ACME imaging form, an example case, the same documents
+    shipped = load_ruleset_file(
+        ROOT / "rulesets" / "acme-commercial.yaml", {k: f.answer_types for k, f in forms.items()}
+    )
+    typical_facts: dict[str, Any] = json.loads(
+        (ROOT / "examples" / "cases" / "mri-lumbar-acme-ready.json").read_text()
+    )
+    typical_facts["patient"]["name"] = "Rivera, Sam"
+    typical_facts["documents"] = facts["documents"]
+    typical = plan_packet(
+        reference="PA-7KQ2M9XD", facts=typical_facts,
+        decision=Evaluator([shipped], forms, backend="compiled").evaluate(typical_facts, TODAY), ruleset=shipped,
+        documents=[DocumentInfo("DOC-1", "order", "Order", "2026-11-19", 1, "Signed order"),
+                   DocumentInfo("DOC-2", "clinical-note", "Clinical note", "2026-11-19", 9, "Visit notes")],
+        answers=typical_facts["answers"], forms=forms, sender=Sender(PRACTICE["name"], PRACTICE["fax"], PRACTICE["phone"]),
+        payer_name=PAYER["name"], today=TODAY, final=True,
+    )  # fmt: skip
+    template = load_template(
+        (ROOT / "forms" / "packets" / f"{typical.template}.yaml").read_bytes(), typical.template
+    )
+    _STATE.update(typical=typical, typical_template=template)
+
+
+def render_typical() -> int:
+    from connectors.pdf.packet import render_packet
+
+    rendered = render_packet(
+        _STATE["typical"], _STATE["typical_template"], _STATE["files"], payer=PAYER, practice=PRACTICE
+    )
+    return rendered.pages
 
 
 def render_once(_: int = 0) -> int:
@@ -234,6 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
         weasy = timed(render_once, runs)
+        typical = timed(render_typical, runs)
+        typical_pages = render_typical()
         composed = compose(packet, template, files, payer=PAYER, practice=PRACTICE)
         sources = composed.sources
         placed = {laid_out: ("DOC-1", 0), **{laid_out + 1 + n: ("DOC-2", n) for n in range(attached - 1)}}
@@ -261,6 +293,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         {"row": f"WeasyPrint, pool of {cores} processes", "seconds": pool_wall / packets,
          "pages_per_s": pool * rendered.pages, "packets_per_s": pool, "speedup": pool / single_rate,
          "target": f">= {TARGET_POOL_RATE:.1f} packets/s", "result": "PASS" if pool >= TARGET_POOL_RATE else "FAIL"},
+        {"row": f"WeasyPrint, a typical packet ({typical_pages} pages: the shipped ACME form, an example case)",
+         "seconds": statistics.median(typical), "pages_per_s": typical_pages / statistics.median(typical)},
     ]  # fmt: skip
     if isinstance(chromium, str):
         rows.append({"row": "Chromium page.pdf(), warm page", "skipped": chromium})
@@ -295,11 +329,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _print(rows: list[dict[str, Any]], weasy: list[float], cores: int) -> None:
-    print(f"{'row':<66} {'s/packet':>9} {'pages/s':>8}  {'vs':>22}  {'target':>17}  result")
-    print("-" * 140)
+    print(f"{'row':<84} {'s/packet':>9} {'pages/s':>8}  {'vs':>22}  {'target':>17}  result")
+    print("-" * 158)
     for row in rows:
         if "skipped" in row:
-            print(f"{row['row']:<66} skipped: {row['skipped']}")
+            print(f"{row['row']:<84} skipped: {row['skipped']}")
             continue
         versus = ""
         if "speedup" in row:
@@ -307,7 +341,7 @@ def _print(rows: list[dict[str, Any]], weasy: list[float], cores: int) -> None:
         elif "ratio" in row:
             versus = f"WeasyPrint {row['ratio']:.2f}x its time"
         print(
-            f"{row['row']:<66} {row['seconds']:>9.3f} {row['pages_per_s']:>8.1f}  {versus:>22}  "
+            f"{row['row']:<84} {row['seconds']:>9.3f} {row['pages_per_s']:>8.1f}  {versus:>22}  "
             f"{row.get('target', ''):>17}  {row.get('result', '')}"
         )
     print(

@@ -42,6 +42,10 @@ from engine.errors import LoadError, Problem
 from engine.rulesets import SLUG, canonical_text
 from engine.yamlsafe import line_of, load_yaml
 
+#: tinycss2's messages, in an analyst's words
+_CSS_WORDS = {
+    "EOF reached before {} block for a qualified rule.": "a rule without its { } block (a stray character, or a missing {)",
+}
 KEYS = ("template", "version", "title", "payer", "description", "html", "css")
 MAX_OUTPUT = 1024 * 1024  # characters of HTML one request form may produce
 _NAME = "request"
@@ -264,7 +268,8 @@ def _check_forbidden(text: str, first: int, rules: Any, error: Any) -> None:
 def _check_css(css: str, first: int, error: Any) -> None:
     for node in tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True):
         if node.type == "error":
-            error(first + node.source_line - 1, f"CSS: {node.message}", "fix the rule")
+            what = _CSS_WORDS.get(node.message, node.message)
+            error(first + node.source_line - 1, f"CSS: {what}", "fix the rule")
 
 
 def sample_context() -> dict[str, Any]:

@@ -95,17 +95,19 @@ def test_a_coordinator_builds_faxes_and_closes_the_loop_on_a_packet(
     panel.get_by_label("Send through").select_option("spool")
     panel.get_by_role("button", name="Fax the final packet").click()
     expect(page.get_by_text("to +15555550100: queued.")).to_be_visible()
-    (key,) = [p.stem for p in (spool / "outgoing").glob("*.json")]
+    (ticket,) = (spool / "outgoing").glob("*.json")
+    key, pages = ticket.stem, json.loads(ticket.read_text())["pages"]
     (spool / "done").mkdir()
     for path in (spool / "outgoing").glob(f"{key}.*"):
         os.replace(path, spool / "done" / path.name)
     (spool / "done" / f"{key}.result.json").write_text(
-        json.dumps({"state": "delivered", "reason": "", "pages_sent": 9, "attempts": 1})
+        json.dumps({"state": "delivered", "reason": "", "pages_sent": pages, "attempts": 1})
     )
     page.locator("#packet").get_by_role("button", name="Check fax states").click()
     expect(page.locator(".pill.fax-delivered")).to_be_visible()
     expect(page.locator(".case-head .pill")).to_have_text("submitted")
     shot(page, "packet-02-faxed")
+    page.locator("#packet").screenshot(path=str(ARTIFACTS / "packet-panel.png"))
 
     # the payer's approval comes back by fax
     reply = tmp_path / "reply.pdf"
