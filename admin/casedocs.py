@@ -178,16 +178,21 @@ def download(reference: str, doc_id: int) -> Any:
         current_app.logger.error("document %s of case %s: %s", doc_id, case.reference, exc)
         flash(str(exc.problems[0][1]).capitalize() + ".", "error")
         return redirect(url_for("casedocs.show", reference=reference))
+    return private_file(path, document.media_type, documents.download_name(case, document))
+
+
+def private_file(path: Path, media_type: str, name: str) -> Any:
+    """A patient's file as a download: never cached anywhere, never sniffed as another type."""
     response = send_file(
         path,
-        mimetype=document.media_type,
+        mimetype=media_type,
         as_attachment=True,
-        download_name=documents.download_name(case, document),
+        download_name=name,
         conditional=False,
         etag=False,
         max_age=0,
     )
-    response.headers["Cache-Control"] = "no-store"  # a patient's record: no copy in any cache
+    response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 

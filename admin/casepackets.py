@@ -16,11 +16,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 
 from admin import cases, faxes, packets
 from admin.access import require_roles
 from admin.casedocs import folder as documents_folder
+from admin.casedocs import private_file
 from admin.casepages import WORKERS, actor, case_or_404, change, db_session
 from engine.packets import PacketBlocked
 
@@ -99,18 +100,7 @@ def download(reference: str, version: int) -> Any:
         current_app.logger.error("packet v%s of case %s: %s", version, case.reference, exc)
         flash(str(exc.problems[0][1]).capitalize() + ".", "error")
         return redirect(url_for("casepackets.show", reference=reference))
-    response = send_file(
-        path,
-        mimetype="application/pdf",
-        as_attachment=True,
-        download_name=packets.download_name(case, row),
-        conditional=False,
-        etag=False,
-        max_age=0,
-    )
-    response.headers["Cache-Control"] = "no-store"  # a patient's record: no copy in any cache
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return private_file(path, "application/pdf", packets.download_name(case, row))
 
 
 @bp.post("/<reference>/fax")

@@ -207,7 +207,7 @@ def attach(
     if wrong:
         raise cases.CaseError(wrong)
     folder = _folder(root or default_root(), case)
-    with _received(folder, stream, limit, filename_hint) as (temp, media_type, digest, size, pages):
+    with received(folder, stream, limit, filename_hint) as (temp, media_type, digest, size, pages):
         name = secrets.token_hex(16) + ACCEPTED[media_type][1]
         os.replace(temp, folder / name)
     final = folder / name
@@ -343,12 +343,13 @@ def _folder(root: Path, case: Case) -> Path:
 
 
 @contextmanager
-def _received(
+def received(
     folder: Path, stream: Readable, limit: int, filename_hint: str | None
 ) -> Iterator[tuple[Path, str, str, int, int]]:
     """The upload in a temporary file beside where it will live, checked; removed unless moved.
+    (Faxed replies coming in, admin/inbound.py, are checked the same way.)
 
-    Yields (temporary path, media type, sha256, size, pages)."""
+    Yields (temporary path, media type, sha256, size, pages). Raises cases.CaseError ("file")."""
     fd, name = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=folder)  # mode 0600
     temp = Path(name)
     try:

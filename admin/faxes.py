@@ -231,9 +231,15 @@ def _update(session: Session, row: FaxJob, job: Job, actor: str) -> bool:
 
 
 def _delivered(session: Session, case: Case, row: FaxJob) -> None:
-    """The payer has the request: a case waiting to go out is now submitted."""
+    """The payer has the request: a case waiting to go out is now submitted. A case that changed
+    since the fax left and is no longer ready stays as it is (a person looks at it: the fax's
+    state is on the case page); the other faxes being followed go on."""
     if case.status in WAITING:
-        cases.submit(session, case, "system:fax", reference=f"fax job {row.id} ({row.provider})")
+        try:
+            with session.begin_nested():
+                cases.submit(session, case, "system:fax", reference=f"fax job {row.id} ({row.provider})")
+        except cases.CaseError:
+            pass
 
 
 def _job(row: FaxJob) -> Job:

@@ -18,12 +18,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm.exc import StaleDataError
 
 from admin import cases, documents, inbound
 from admin.access import require_roles
 from admin.casedocs import folder as documents_folder
+from admin.casedocs import private_file
 from admin.casepages import LABELS, WORKERS, actor, db_session, user_org
 from admin.models_cases import Case
 from admin.models_packets import InboundFax
@@ -101,7 +102,7 @@ def upload() -> Any:
     except cases.CaseError as exc:
         session.rollback()
         for field, what in exc.problems:
-            flash(f"{'File: ' if field == 'file' else ''}{what}.", "error")
+            flash(f"{'File: ' if field == 'file' else ''}{what.rstrip('.')}.", "error")
         return redirect(url_for("faxes.index"))
     flash(_said(fax), "success" if fax.case_id else "info")
     return redirect(url_for("faxes.show", fax_id=fax.id))
@@ -128,18 +129,8 @@ def download(fax_id: int) -> Any:
     except cases.CaseError as exc:
         flash(str(exc.problems[0][1]).capitalize() + ".", "error")
         return redirect(url_for("faxes.show", fax_id=fax_id))
-    response = send_file(
-        path,
-        mimetype=fax.media_type,
-        as_attachment=True,
-        download_name=f"inbound-fax-{fax.id}{documents.ACCEPTED.get(fax.media_type, ('', '.bin'))[1]}",
-        conditional=False,
-        etag=False,
-        max_age=0,
-    )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    suffix = documents.ACCEPTED.get(fax.media_type, ("", ".bin"))[1]
+    return private_file(path, fax.media_type, f"inbound-fax-{fax.id}{suffix}")
 
 
 def _act(fax_id: int, action: Any, done: str) -> Any:

@@ -25,11 +25,9 @@ same `cases.respond` as the case page, with the fax attached to the case as the 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import secrets
-import tempfile
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -72,13 +70,13 @@ def ingest(
     read: Any = read_fax,
 ) -> InboundFax:
     """Store, read and match one faxed reply. Raises cases.CaseError for a file that is not a PDF,
-    TIFF, PNG or JPEG, empty, too large or broken (nothing stored); a file that cannot be read as
-    text is kept, unmatched, with why in its suggestion."""
+    TIFF, PNG or JPEG, empty, too large or that does not open (the checks of documents.received;
+    nothing is stored); a file that cannot be read as text is kept, unmatched, with why in its
+    suggestion."""
     folder = (root or default_root()) / str(org.id)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(folder.parent, 0o700)
-    temp, digest, size, media_type = _receive(folder, stream, limit, filename_hint)
-    try:
+    with documents.received(folder, stream, limit, filename_hint) as (temp, media_type, digest, size, pages):
         known = session.scalar(
             select(InboundFax).where(InboundFax.organization_id == org.id, InboundFax.sha256 == digest)
         )
@@ -86,14 +84,12 @@ def ingest(
             return known  # the same file again (a folder scanned twice, an upload repeated)
         name = secrets.token_hex(16) + documents.ACCEPTED[media_type][1]
         os.replace(temp, folder / name)
-    finally:
-        temp.unlink(missing_ok=True)
     stored = folder / name
     try:
-        text, pages, method, trouble = "", 1, "", ""
+        text, method, trouble = "", "", ""
         try:
             found = read(stored)
-            text, pages, method = found.text, found.pages, found.method
+            text, method = found.text, found.method
         except OcrError as exc:
             trouble = str(exc)
         reply = read_reply(text)
@@ -270,6 +266,10 @@ def record(
     fax.state, fax.document_id = "recorded", letter.id
     fax.handled_by, fax.handled_at = actor, utcnow()
     session.flush()
+    audit.record(
+        session, actor, "fax-in-record", "case", case.reference, None,
+        {"inbound_fax": fax.id, "response": status, "document": documents.fact_id(letter)},
+    )  # fmt: skip
     return case
 
 
@@ -331,38 +331,6 @@ def open_fax(fax: InboundFax, *, root: Path | None = None) -> Path:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def _receive(
-    folder: Path, stream: documents.Readable, limit: int, filename_hint: str | None
-) -> tuple[Path, str, int, str]:
-    """The upload in a temporary file beside where it will live: (path, sha256, size, media type)."""
-    fd, name = tempfile.mkstemp(prefix=".fax-", suffix=".part", dir=folder)
-    temp = Path(name)
-    try:
-        digest, size, head = hashlib.sha256(), 0, b""
-        with os.fdopen(fd, "wb") as out:
-            while chunk := stream.read(documents.CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise cases.CaseError(
-                        [("file", f"the fax is larger than the {documents.human_size(limit)} limit")]
-                    )
-                if len(head) < documents.HEAD:
-                    head += chunk[: documents.HEAD - len(head)]
-                digest.update(chunk)
-                out.write(chunk)
-        if size == 0:
-            raise cases.CaseError([("file", "the file is empty")])
-        media_type = documents.sniff(head)
-        if media_type is None:
-            raise cases.CaseError(
-                [("file", f"this looks like {documents.looks_like(head)}: a faxed reply is a PDF or a TIFF")]
-            )
-        return temp, digest.hexdigest(), size, media_type
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
 def _awaiting(session: Session, org: Organization, also_decided: bool = False) -> list[Case]:
     statuses: Iterable[str] = AWAITING + (
         ("approved", "partially-approved", "denied") if also_decided else ()

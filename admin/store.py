@@ -18,9 +18,9 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ from connectors.pdf.templates import PacketTemplate, load_template
 from engine import Evaluator, Form, LoadError, Problem, Ruleset, load_form, load_ruleset, run_tests
 from engine.catalog import form_types
 
+T = TypeVar("T")
 ACTIVE = ("published",)
 OPEN = ("draft", "in-review")
 _VERSION_LINE = re.compile(r"^version:[^\n]*$", re.M)
@@ -105,40 +106,36 @@ def published(session: Session, kind: str) -> list[DocumentVersion]:
     return list(session.scalars(query))
 
 
-_FORMS: dict[tuple[str, str], Form] = {}
-_CHECKED: dict[tuple[str, str, str, tuple[tuple[str, str], ...]], Loaded] = {}
+_LOADED: dict[tuple[str, str, str], Any] = {}
+
+
+def _published_loaded(session: Session, kind: str, load: Callable[[str, str], T]) -> dict[str, T]:
+    """The newest published version of each document of `kind`, loaded once per process: a
+    version's text never changes, and loading (checking a form's schema, a template's trial
+    render) is the slow part."""
+    out: dict[str, T] = {}
+    for row in published(session, kind):
+        key = (kind, row.sha256, _name(row))
+        found = _LOADED.get(key)
+        if found is None:
+            if len(_LOADED) > 512:
+                _LOADED.clear()
+            found = _LOADED[key] = load(row.text, key[2])
+        out[row.document.slug] = found
+    return out
 
 
 def published_forms(session: Session) -> dict[str, Form]:
-    """The newest published version of each form, loaded (each stored text once per process: a
-    version's text never changes, and checking a form's schema is the slow part of loading it)."""
-    forms: dict[str, Form] = {}
-    for row in published(session, "form"):
-        key = (row.sha256, _name(row))
-        form = _FORMS.get(key)
-        if form is None:
-            if len(_FORMS) > 256:
-                _FORMS.clear()
-            form = _FORMS[key] = load_form(row.text, key[1])
-        forms[row.document.slug] = form
-    return forms
-
-
-_TEMPLATES: dict[tuple[str, str], PacketTemplate] = {}
+    """The newest published version of each form, loaded."""
+    return _published_loaded(session, "form", load_form)
 
 
 def published_templates(session: Session) -> dict[str, PacketTemplate]:
-    """The newest published version of each packet template, loaded (once per process each)."""
-    templates: dict[str, PacketTemplate] = {}
-    for row in published(session, "template"):
-        key = (row.sha256, _name(row))
-        template = _TEMPLATES.get(key)
-        if template is None:
-            if len(_TEMPLATES) > 256:
-                _TEMPLATES.clear()
-            template = _TEMPLATES[key] = load_template(row.text, key[1])
-        templates[row.document.slug] = template
-    return templates
+    """The newest published version of each packet template, loaded."""
+    return _published_loaded(session, "template", load_template)
+
+
+_CHECKED: dict[tuple[str, str, str, tuple[tuple[str, str], ...]], Loaded] = {}
 
 
 def published_rulesets(session: Session, forms: Mapping[str, Form] | None = None) -> list[Ruleset]:

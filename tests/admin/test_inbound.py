@@ -34,6 +34,10 @@ FACTS = json.loads((ROOT / "examples" / "cases" / "mri-lumbar-acme-ready.json").
 FACTS["patient"]["name"] = "Doe, Jane"
 FACTS["patient"]["birth_date"] = "1968-03-02"
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+TEXT_FILE = (  # the same check as documents on a case (admin/documents.py)
+    "this looks like a text file, not a PDF, TIFF, PNG or JPEG file. "
+    "Only PDF, TIFF, PNG or JPEG files are accepted: save or scan it as a PDF and upload that."
+)
 
 
 def letter(reference: str = "", member: str = "ACM482913570", decision: str = "Approved") -> str:
@@ -179,9 +183,7 @@ def test_a_file_that_is_not_a_fax_is_refused_and_nothing_is_stored(db: Database,
     with db.transaction() as session:
         with pytest.raises(cases.CaseError) as refused:
             _ingest(session, b"Dear provider, approved.\n", tmp_path)
-        assert refused.value.problems == [
-            ("file", "this looks like a text file: a faxed reply is a PDF or a TIFF")
-        ]
+        assert refused.value.problems == [("file", TEXT_FILE)]
         assert session.scalar(select(func.count()).select_from(InboundFax)) == 0
     assert not [p for p in (tmp_path / "faxes").rglob("*") if p.is_file()]
 
@@ -223,10 +225,7 @@ def test_fax_ingest_prints_the_case_each_file_was_matched_to_or_unmatched(
     out = done.stdout.splitlines()
     assert out[0] == f"{matched}: {reference} (matched by reference; inbound fax 1)"
     assert out[1] == f"{lost}: unmatched (inbound fax 2: a person matches it in Faxed replies)"
-    assert (
-        done.stderr
-        == f"{junk}: not taken in: this looks like a text file: a faxed reply is a PDF or a TIFF\n"
-    )
+    assert done.stderr == f"{junk}: not taken in: {TEXT_FILE}\n"
 
 
 def test_the_watched_folder_takes_finished_files_and_files_them_away(db: Database, tmp_path: Path) -> None:
@@ -241,11 +240,17 @@ def test_the_watched_folder_takes_finished_files_and_files_them_away(db: Databas
     for name in ("0001.pdf", "0002.pdf"):
         os.utime(inbox / name, (old, old))
     taken = faxinbox.sweep(db, inbox, "folder:inbox")
-    assert [(Path(t.file).name, t.reference, t.problem is None) for t in taken] == [
-        ("0001.pdf", reference, True),
-        ("0002.pdf", None, True),  # kept, unmatched: a person reads a fax that OCR could not
+    assert [(Path(t.file).name, t.reference, t.problem) for t in taken] == [
+        ("0001.pdf", reference, None),
+        (
+            "0002.pdf",
+            None,
+            "the file starts like a PDF but does not open: it may be damaged or cut short. "
+            "Save or scan it again and upload the new copy",
+        ),
     ]
-    assert sorted(p.name for p in (inbox / "processed").iterdir()) == ["0001.pdf", "0002.pdf"]
+    assert sorted(p.name for p in (inbox / "processed").iterdir()) == ["0001.pdf"]
+    assert sorted(p.name for p in (inbox / "failed").iterdir()) == ["0002.pdf", "0002.pdf.why.txt"]
     assert (inbox / ".0003.pdf.part").exists()
     assert faxinbox.sweep(db, inbox, "folder:inbox") == []
 

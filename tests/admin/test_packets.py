@@ -352,3 +352,20 @@ def test_a_blocked_final_packet_is_a_message_on_the_page_not_an_error(app: Any) 
     assert "A final packet cannot be built yet: missing: Signed order from the ordering clinician" in page
     no_csrf = client.post(f"/cases/{reference}/packets", data={"kind": "draft"})
     assert no_csrf.status_code == 400
+
+
+def test_a_fax_delivered_after_the_case_stopped_being_ready_leaves_the_case_to_a_person(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = _spool(monkeypatch, tmp_path)
+    with db.transaction() as session:
+        case = _case(session)
+        key = faxes.send(session, case, "coo", "spool").idempotency_key
+        documents.withdraw(session, case, "coo", case.documents[0].id)  # the order is taken back
+        assert case.decision["ready"] is False
+        reference = case.reference
+    _server_moves(spool, key, "done", {"state": "delivered", "reason": "", "pages_sent": 9, "attempts": 1})
+    with db.transaction() as session:
+        assert faxes.poll(session) == {"changed": 1, "unanswered": 0}
+        case = cases.get(session, cases.organization(session), reference)
+        assert case.status == "draft" and session.scalars(select(FaxJob)).one().state == "delivered"

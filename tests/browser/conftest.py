@@ -5,6 +5,7 @@ Playwright traces keep what was typed, passwords included.
 
     live_app            the app behind live_server: add users to its store (tests/accounts.py)
     coordinator_page    a page signed in as a coordinator (password and authenticator code)
+    analyst_site        (URL, app) of a live app with an analyst and a reviewer, for the admin's editor
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from werkzeug.serving import make_server
 
 from admin import create_app
 from admin.db import sqlite_url
-from tests.accounts import FAST_HASH, add_user, browser_sign_in
+from tests.accounts import FAST_HASH, PASSWORD, add_user, browser_sign_in, code
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
@@ -123,3 +124,48 @@ def shot() -> Any:
         return path
 
     return take
+
+
+@pytest.fixture(scope="module")
+def analyst_site(
+    tmp_path_factory: pytest.TempPathFactory, shipped_template: Path
+) -> Iterator[tuple[str, Any]]:
+    instance = tmp_path_factory.mktemp("analyst-instance")
+    shutil.copy(shipped_template, instance / "store.db")
+    app = create_app(
+        {
+            "INSTANCE_PATH": str(instance),
+            "SECRET_KEY": "browser",
+            "DATABASE_URL": sqlite_url(instance / "store.db"),
+        }
+    )
+    add_user(app, "ana@example.org", "analyst", totp=True)
+    add_user(app, "rev@example.org", "reviewer", totp=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", app
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def sign_in_page(page: Any, base: str, app: Any, email: str, step: int = 0) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.locator("#sign-in").click()
+    page.get_by_label("Code from your authenticator app").fill(code(app, email, step))
+    page.locator("#confirm-code").click()
+
+
+def edit_in_codemirror(page: Any, old: str, new: str) -> None:
+    """Edit through CodeMirror, as a person typing would (the page posts the editor's text)."""
+    page.wait_for_selector(".CodeMirror")
+    page.evaluate(
+        "([a, b]) => { const cm = document.querySelector('.CodeMirror').CodeMirror;"
+        " if (!cm.getValue().includes(a)) throw new Error('not in the text: ' + a);"
+        " cm.setValue(cm.getValue().replace(a, b)); }",
+        [old, new],
+    )

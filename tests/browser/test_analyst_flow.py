@@ -3,20 +3,14 @@ tries it on a case and sends it to review; a reviewer publishes; the next evalua
 
 from __future__ import annotations
 
-import shutil
-import threading
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
-import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
-from admin import create_app, store
-from admin.db import sqlite_url
-from tests.accounts import PASSWORD, add_user, code
+from admin import store
+from tests.browser.conftest import edit_in_codemirror as _replace
+from tests.browser.conftest import sign_in_page as _sign_in
 
 CASE = {
     "as_of": "2026-11-20",
@@ -25,58 +19,15 @@ CASE = {
 }
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, shipped_template: Path) -> Iterator[tuple[str, Any]]:
-    instance = tmp_path_factory.mktemp("analyst-instance")
-    shutil.copy(shipped_template, instance / "store.db")
-    app = create_app(
-        {
-            "INSTANCE_PATH": str(instance),
-            "SECRET_KEY": "browser",
-            "DATABASE_URL": sqlite_url(instance / "store.db"),
-        }
-    )
-    add_user(app, "ana@example.org", "analyst", totp=True)
-    add_user(app, "rev@example.org", "reviewer", totp=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", app
-    finally:
-        server.shutdown()
-        thread.join(5)
-
-
-def _sign_in(page: Any, base: str, app: Any, email: str, step: int = 0) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.locator("#sign-in").click()
-    page.get_by_label("Code from your authenticator app").fill(code(app, email, step))
-    page.locator("#confirm-code").click()
-
-
-def _replace(page: Any, old: str, new: str) -> None:
-    """Edit through CodeMirror, as a person typing would (the page posts the editor's text)."""
-    page.wait_for_selector(".CodeMirror")
-    page.evaluate(
-        "([a, b]) => { const cm = document.querySelector('.CodeMirror').CodeMirror;"
-        " if (!cm.getValue().includes(a)) throw new Error('not in the text: ' + a);"
-        " cm.setValue(cm.getValue().replace(a, b)); }",
-        [old, new],
-    )
-
-
 LIVE = "then: {auth: required, queue: imaging, forms"
 TYPO = "then: {auth: requird, queue: imaging, forms"
 FIXED = "then: {auth: required, queue: imaging, notes: [Attach the most recent imaging report.], forms"
 
 
 def test_an_analyst_edit_reviewed_and_published_is_what_the_engine_uses_next(
-    site: tuple[str, Any], browser: Any, shot: Any
+    analyst_site: tuple[str, Any], browser: Any, shot: Any
 ) -> None:
-    base, app = site
+    base, app = analyst_site
     analyst = browser.new_context(viewport={"width": 1366, "height": 900})
     page = analyst.new_page()
     page.set_default_timeout(15_000)

@@ -5,52 +5,22 @@ before it is saved, and is saved as a draft for review. Screenshots: template-*.
 from __future__ import annotations
 
 import io
-import shutil
-import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from playwright.sync_api import expect
 from pypdf import PdfReader
-from werkzeug.serving import make_server
 
-from admin import create_app
-from admin.db import sqlite_url
-from tests.accounts import add_user
-from tests.browser.test_analyst_flow import _replace, _sign_in
+from tests.browser.conftest import edit_in_codemirror as _replace
+from tests.browser.conftest import sign_in_page as _sign_in
 
 BROKEN = "<p>Reviewed with the member on {{ packet.date | us_date </p>"
 GOOD = "<p>Reviewed with the member on {{ packet.date | us_date }}</p>"
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, shipped_template: Path) -> Iterator[tuple[str, Any]]:
-    instance = tmp_path_factory.mktemp("template-instance")
-    shutil.copy(shipped_template, instance / "store.db")
-    app = create_app(
-        {
-            "INSTANCE_PATH": str(instance),
-            "SECRET_KEY": "browser",
-            "DATABASE_URL": sqlite_url(instance / "store.db"),
-        }
-    )
-    add_user(app, "ana@example.org", "analyst", totp=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", app
-    finally:
-        server.shutdown()
-        thread.join(5)
-
-
 def test_an_analyst_fixes_a_template_at_its_line_and_previews_it_as_a_pdf(
-    site: tuple[str, Any], browser: Any, shot: Any
+    analyst_site: tuple[str, Any], browser: Any, shot: Any
 ) -> None:
-    base, app = site
+    base, app = analyst_site
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
