@@ -495,6 +495,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from admin import sweeper
 
     sweeping = sweeper.start(app)  # once now, then daily: time moves cases into renewal, makes checks due
+    following = sweeper.start_fax_status(app, _seconds("PRIORAUTH_FAX_POLL_SECONDS", 120))
     inbox = os.environ.get("PRIORAUTH_FAX_INBOX")
     if inbox:
         from admin import faxinbox
@@ -506,10 +507,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="priorauth")
     finally:
         sweeping.stop()
+        following.stop()
         if inbox:
             watching.stop()
         app.extensions["priorauth.db"].dispose()
     return EXIT_OK
+
+
+def _seconds(name: str, default: float) -> float:
+    text = os.environ.get(name, "")
+    try:
+        return float(text) if text else default
+    except ValueError:
+        raise CliError(f"{name} is '{text}': set it to a number of seconds, such as {default:.0f}") from None
 
 
 def cmd_forms_questionnaire(args: argparse.Namespace) -> int:

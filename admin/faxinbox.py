@@ -7,16 +7,14 @@ A file is taken once it has stopped growing (its size and time unchanged for `se
 fax server may still be writing it). Once read it moves to `DIR/processed/` (matched or queued for
 a person, it is in the database either way), or to `DIR/failed/` with `<name>.why.txt` saying why
 (not a PDF or TIFF, too large, damaged). Names starting with "." are skipped (temporary files).
-A failure is logged by type, never with the fax's content.
+A failure is logged by type, never with the fax's content (admin/sweeper.py `Periodic`).
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +22,8 @@ from typing import Any
 from admin import cases, inbound
 from admin.db import Database
 from admin.models_cases import Case
+from admin.sweeper import Periodic
 
-log = logging.getLogger("priorauth.faxin")
 SUFFIXES = {".pdf", ".tif", ".tiff", ".png", ".jpg", ".jpeg"}
 
 
@@ -104,35 +102,15 @@ def _free(path: Path) -> Path:
     return candidate
 
 
-class Watcher:
-    def __init__(
-        self, db: Database, folder: Path, interval: float, report: Callable[[Taken], Any] | None = None
-    ) -> None:
-        self.db, self.folder, self.interval, self.report = db, folder, interval, report
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self.loop, name="priorauth-fax-inbox", daemon=True)
-
-    def loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                for taken in sweep(self.db, self.folder, f"folder:{self.folder.name}"):
-                    log.info(
-                        "fax in: %s",
-                        "matched" if taken.reference else "failed" if taken.problem else "queued",
-                    )
-                    if self.report:
-                        self.report(taken)
-            except Exception as exc:  # the watcher must never take the server down
-                log.error("fax inbox failed: %s", type(exc).__name__)
-            self._stop.wait(self.interval)
-
-    def stop(self, wait: float = 30) -> None:
-        self._stop.set()
-        self.thread.join(wait)
-
-
-def start(app: Any, folder: Path, interval: float = 10) -> Watcher:
+def start(app: Any, folder: Path, interval: float = 10) -> Periodic:
+    """Take in what a fax server drops in `folder`, every `interval` seconds (in `priorauth serve`)."""
     folder.mkdir(parents=True, exist_ok=True)
-    watcher = Watcher(app.extensions["priorauth.db"], folder, interval)
-    watcher.thread.start()
-    return watcher
+    db: Database = app.extensions["priorauth.db"]
+
+    def look() -> str | None:
+        taken = sweep(db, folder, f"folder:{folder.name}")
+        matched = sum(1 for t in taken if t.reference)
+        failed = sum(1 for t in taken if t.problem)
+        return f"{len(taken)} taken in, {matched} matched, {failed} refused" if taken else None
+
+    return Periodic("priorauth-fax-inbox", interval, look).start()

@@ -1,21 +1,24 @@
-"""The daily sweep, run in the background of `priorauth serve` (and by `priorauth cases sweep`).
+"""Background work of `priorauth serve`: the daily sweep, following faxes, the faxed-reply folder.
 
 Time alone changes where a case is: an approval comes within 30 days of its end and enters
 renewal, a status check falls due, an approval's window passes and it expires. The queue filters
 on the stored stage and due time (for its indexes), so once a day, and once when the server
 starts, every case that is not closed is derived again (admin/cases.py `sweep`).
 
-    sweeper = start(app, hours=24)     # a daemon thread; sweeper.stop() ends it
+    sweeper = start(app, hours=24)                    # a daemon thread; sweeper.stop() ends it
+    follower = start_fax_status(app, seconds=120)     # asks the fax providers about faxes not done
+    job = Periodic("name", seconds, work)              # any of them: work() now, then every `seconds`
 
-The sweep is idempotent and takes each case under the optimistic lock cases already use, so two
-servers sweeping the same database at once only waste work. A failure is logged by type (never
-with case data) and the next sweep tries again.
+Each piece of work is idempotent and takes its rows under the optimistic locks the services use,
+so two servers doing it at once only waste work. A failure is logged by type (never with case
+data) and the next round tries again.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from admin import cases
@@ -30,28 +33,52 @@ def run(db: Database) -> dict[str, int]:
         return cases.sweep(session, commit=True)
 
 
-class Sweeper:
-    def __init__(self, db: Database, hours: float) -> None:
-        self.db, self.hours = db, hours
+class Periodic:
+    """`work()` in a daemon thread: now, then every `seconds` until stop()."""
+
+    def __init__(self, name: str, seconds: float, work: Callable[[], Any]) -> None:
+        self.name, self.seconds, self.work = name, seconds, work
         self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._loop, name="priorauth-sweep", daemon=True)
+        self.rounds = 0  # rounds done (tests wait on `done_once`)
+        self.done_once = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                counts = run(self.db)
-                log.info("sweep: %(expired)d expired, %(restaged)d re-staged, %(skipped)d skipped", counts)
-            except Exception as exc:  # a sweep must never take the server down
-                log.error("sweep failed: %s", type(exc).__name__)
-            self._stop.wait(self.hours * 3600)
+                done = self.work()
+                if done:
+                    log.info("%s: %s", self.name, done)
+            except Exception as exc:  # background work must never take the server down
+                log.error("%s failed: %s", self.name, type(exc).__name__)
+            self.rounds += 1
+            self.done_once.set()
+            self._stop.wait(self.seconds)
+
+    def start(self) -> Periodic:
+        self.thread.start()
+        return self
 
     def stop(self, wait: float = 60) -> None:
-        """Ask the thread to end and wait for a sweep under way to finish (its chunk commits)."""
+        """Ask the thread to end and wait for a round under way to finish (its chunk commits)."""
         self._stop.set()
         self.thread.join(wait)
 
 
-def start(app: Any, hours: float = 24) -> Sweeper:
-    sweeper = Sweeper(app.extensions["priorauth.db"], hours)
-    sweeper.thread.start()
-    return sweeper
+def start(app: Any, hours: float = 24) -> Periodic:
+    db: Database = app.extensions["priorauth.db"]
+    return Periodic("priorauth-sweep", hours * 3600, lambda: run(db)).start()
+
+
+def start_fax_status(app: Any, seconds: float = 120) -> Periodic:
+    """Follow every fax not yet delivered, failed or cancelled (admin/faxes.py `poll`)."""
+    from admin import faxes
+
+    db: Database = app.extensions["priorauth.db"]
+
+    def follow() -> dict[str, int] | None:
+        with db.transaction() as session:
+            counts = faxes.poll(session)
+        return counts if any(counts.values()) else None
+
+    return Periodic("priorauth-fax-status", seconds, follow).start()

@@ -369,3 +369,23 @@ def test_a_fax_delivered_after_the_case_stopped_being_ready_leaves_the_case_to_a
         assert faxes.poll(session) == {"changed": 1, "unanswered": 0}
         case = cases.get(session, cases.organization(session), reference)
         assert case.status == "draft" and session.scalars(select(FaxJob)).one().state == "delivered"
+
+
+def test_the_server_follows_faxes_in_the_background(
+    app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from admin import sweeper
+
+    spool = tmp_path / "spool"
+    reference = _made(app)
+    with app.extensions["priorauth.db"].transaction() as session:
+        case = cases.get(session, cases.organization(session), reference)
+        documents_root = Path(app.config["INSTANCE_PATH"]) / "documents"
+        key = faxes.send(session, case, "coo", "spool", documents_root=documents_root).idempotency_key
+    _server_moves(spool, key, "done", {"state": "delivered", "reason": "", "pages_sent": 9, "attempts": 1})
+    follower = sweeper.start_fax_status(app, seconds=60)  # a first round at once
+    assert follower.done_once.wait(60)
+    follower.stop(wait=60)
+    with app.extensions["priorauth.db"].transaction() as session:
+        assert session.scalars(select(FaxJob)).one().state == "delivered"
+        assert cases.get(session, cases.organization(session), reference).status == "submitted"
