@@ -96,6 +96,7 @@ class ChecklistRow:
 class Answer:
     question: str  # its title
     answer: str  # in words ("Yes", "Physical therapy, NSAIDs", "—" when not answered)
+    name: str = ""  # the question's name in the form (`contrast`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,11 @@ class Packet:
     attachments: tuple[Attachment, ...]
     left_out: tuple[DocumentInfo, ...]  # current documents not sent, and why: see module docstring
     blocked: tuple[str, ...] = field(default=())  # why it could not be final (a draft says it too)
+
+    @property
+    def labels(self) -> dict[str, dict[str, str]]:
+        """Each form's answers in words, by form id and question name (for request templates)."""
+        return {form.form: {a.name: a.answer for a in form.answers} for form in self.answers}
 
     @property
     def pages_attached(self) -> int:
@@ -300,7 +306,9 @@ def _answers(
             continue
         given = _mapping(answers.get(form_id))
         shown = form.visible(given)
-        rows = tuple(Answer(q.title, _words(q, given.get(q.name))) for q in form.questions if q.name in shown)
+        rows = tuple(
+            Answer(q.title, _words(q, given.get(q.name)), q.name) for q in form.questions if q.name in shown
+        )
         out.append(FormAnswers(form.id, form.title, form.version, form.complete(given), rows))
     return tuple(out)
 

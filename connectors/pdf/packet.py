@@ -117,6 +117,7 @@ def compose(
                 packet.cover.date,
                 payer,
                 practice,
+                packet.labels,
             ),
         )
     except TemplateRenderError as exc:

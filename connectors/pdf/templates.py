@@ -313,12 +313,15 @@ def context(
     today: str,
     payer: Mapping[str, Any],
     practice: Mapping[str, Any],
+    labels: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """What a template sees, and nothing else."""
+    """What a template sees, and nothing else. `labels`: the readiness answers in words, by form
+    id and question (`labels['imaging-readiness'].contrast` is "Without", not "without")."""
     return {
         "case": case,
         "decision": decision,
         "packet": {"reference": reference, "kind": kind, "date": today},
         "payer": payer,
         "practice": practice,
+        "labels": labels or {},
     }

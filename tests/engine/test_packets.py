@@ -239,3 +239,5 @@ def test_answers_are_shown_in_words_for_the_visible_questions(setup):
         ("Weeks of symptoms", "9"),
         ("Red flags present", "No"),
     ]
+    # the same words for request templates, by form id and question name
+    assert packet.labels == {"imaging-readiness": {"symptom_weeks": "9", "red_flags": "No"}}
