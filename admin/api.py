@@ -26,7 +26,7 @@ from admin.openapi import document
 from engine import EngineError, FactsError, Problem
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-KINDS = {"rulesets": "ruleset", "forms": "form"}
+KINDS = {"rulesets": "ruleset", "forms": "form", "templates": "template"}
 MAX_FILES = 200
 
 

@@ -209,13 +209,15 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "priorauth API",
             "version": "1",
-            "description": "Push, publish and read payer rulesets and readiness forms; evaluate case facts. "
+            "description": "Push, publish and read payer rulesets, readiness forms and packet templates; "
+            "evaluate case facts. "
             "Every call needs `Authorization: Bearer <token>` with the scope the route names.",
         },
         "servers": [{"url": "/"}],
         "paths": {
             **_documents("rulesets"),
             **_documents("forms"),
+            **_documents("templates"),
             "/api/cases": {
                 "post": {
                     "summary": "Create a case from its facts or from a FHIR R4 Bundle; it is evaluated at once",

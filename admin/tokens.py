@@ -29,6 +29,9 @@ SCOPES = {
     "forms.read": "list and read form versions",
     "forms.write": "push form drafts",
     "forms.publish": "publish, retire and roll back forms",
+    "templates.read": "list and read packet template versions",
+    "templates.write": "push packet template drafts",
+    "templates.publish": "publish, retire and roll back packet templates",
     "cases.evaluate": "evaluate case facts against what is published",
     "cases.read": "read the cases of the token's organization",
     "cases.write": "create cases (facts or a FHIR Bundle) and record their usage, in the token's organization",
@@ -36,8 +39,24 @@ SCOPES = {
 }
 # the scopes each role may hand to a token of its own
 ROLE_SCOPES = {
-    "analyst": {"rulesets.read", "rulesets.write", "forms.read", "forms.write", "cases.evaluate"},
-    "reviewer": {"rulesets.read", "forms.read", "rulesets.publish", "forms.publish", "cases.evaluate"},
+    "analyst": {
+        "rulesets.read",
+        "rulesets.write",
+        "forms.read",
+        "forms.write",
+        "templates.read",
+        "templates.write",
+        "cases.evaluate",
+    },
+    "reviewer": {
+        "rulesets.read",
+        "forms.read",
+        "templates.read",
+        "rulesets.publish",
+        "forms.publish",
+        "templates.publish",
+        "cases.evaluate",
+    },
     "it": {
         "rulesets.read",
         "rulesets.write",
@@ -45,13 +64,16 @@ ROLE_SCOPES = {
         "forms.read",
         "forms.write",
         "forms.publish",
+        "templates.read",
+        "templates.write",
+        "templates.publish",
         "cases.evaluate",
         "cases.read",
         "cases.write",
     },
     "coordinator": {"cases.evaluate", "cases.read", "cases.write", "forms.read"},
-    "manager": {"rulesets.read", "forms.read"},
-    "admin": {"audit.read", "rulesets.read", "forms.read"},
+    "manager": {"rulesets.read", "forms.read", "templates.read"},
+    "admin": {"audit.read", "rulesets.read", "forms.read", "templates.read"},
 }
 
 

@@ -130,6 +130,33 @@ def test_a_push_and_publish_goes_live_and_is_audited_with_the_token(
     assert last.action == "publish" and re.fullmatch(r"token:[0-9a-f]{8} \(it@example\.org\)", last.actor)
 
 
+def test_a_packet_template_is_pushed_and_published_through_the_api_and_a_bad_one_named_at_its_line(
+    client: Any, app: Any
+) -> None:
+    _user(app, "it@example.org", "it")
+    token = _token(app, "it@example.org", "templates.read", "templates.write", "templates.publish")
+    text = (
+        (ROOT / "forms" / "packets" / "standard-request.yaml")
+        .read_text()
+        .replace("title: Prior authorization request (standard form)", "title: Standard request, 2027", 1)
+    )
+    response = client.post(
+        "/api/templates/push",
+        headers=_auth(token),
+        json={"files": [{"name": "s.yaml", "text": text}], "publish": True},
+    )
+    assert response.status_code == 200, response.get_json()
+    [result] = response.get_json()["results"]
+    assert (result["id"], result["outcome"], result["version"]) == ("standard-request", "published", 2)
+    broken = text.replace("{{ payer.name }}", "{{ payer.name ", 1)
+    refused = client.post(
+        "/api/templates/push", headers=_auth(token), json={"files": [{"name": "b.yaml", "text": broken}]}
+    )
+    assert refused.status_code == 422
+    [error] = refused.get_json()["errors"]
+    assert error["file"] == "b.yaml" and error["line"] and error["message"].startswith("template syntax")
+
+
 def test_a_push_with_one_bad_file_is_422_with_file_and_line_and_changes_nothing(
     client: Any, it_token: str
 ) -> None:
