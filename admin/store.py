@@ -421,6 +421,8 @@ def publish(session: Session, actor: str, version_id: int, file: str | None = No
     item = check(session, kind, row.text, file or _name(row))
     if kind == "form":
         _check_rulesets_still_load(session, item)
+    elif kind == "ruleset":
+        _check_templates_published(session, item, file or _name(row))
     highest = session.scalar(
         select(func.max(DocumentVersion.version)).where(DocumentVersion.document_id == row.document_id)
     )
@@ -594,6 +596,27 @@ def _summary(row: DocumentVersion) -> dict[str, Any]:
         "effective_from": row.effective_from.isoformat() if row.effective_from else None,
         "effective_to": row.effective_to.isoformat() if row.effective_to else None,
     }
+
+
+def _check_templates_published(session: Session, item: Loaded, name: str) -> None:
+    """A ruleset goes live only when the packet templates it names are live: its packets could
+    not be built otherwise."""
+    ruleset = item.obj
+    if not isinstance(ruleset, Ruleset):  # pragma: no cover - kind "ruleset" loads a Ruleset
+        return
+    named = {ruleset.packet.template, *(rule.packet for rule in ruleset.rules)} - {None}
+    live = published_templates(session)
+    problems = [
+        Problem(
+            name,
+            None,
+            f"packet template '{template}' is not published",
+            "publish it first (priorauth templates push forms/packets --publish), then this ruleset",
+        )
+        for template in sorted(t for t in named if t and t not in live)
+    ]
+    if problems:
+        raise StoreError(problems)
 
 
 def _check_rulesets_still_load(session: Session, item: Loaded) -> None:

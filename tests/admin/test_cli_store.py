@@ -53,6 +53,7 @@ def test_push_publish_list_pull_and_evaluate_from_the_store(
     capsys: pytest.CaptureFixture[str], use: Database
 ) -> None:
     status, out, _ = run(capsys, "forms", "push", ROOT / "forms", "--publish")
+    run(capsys, "templates", "push", ROOT / "forms" / "packets", "--publish")
     assert status == 0 and out.count("live  ") == 6
     status, out, _ = run(capsys, "rulesets", "push", ROOT / "rulesets", "--publish")
     assert (
@@ -76,6 +77,7 @@ def test_a_push_with_one_bad_file_changes_nothing_and_says_which_file_and_line(
     capsys: pytest.CaptureFixture[str], use: Database, tmp_path: Path
 ) -> None:
     run(capsys, "forms", "push", ROOT / "forms", "--publish")
+    run(capsys, "templates", "push", ROOT / "forms" / "packets", "--publish")
     folder = tmp_path / "rulesets"
     folder.mkdir()
     for path in (ROOT / "rulesets").glob("*.yaml"):
@@ -94,6 +96,7 @@ def test_diff_rollback_and_publish_by_version_id(
     capsys: pytest.CaptureFixture[str], use: Database, tmp_path: Path
 ) -> None:
     run(capsys, "forms", "push", ROOT / "forms", "--publish")
+    run(capsys, "templates", "push", ROOT / "forms" / "packets", "--publish")
     pt = ROOT / "forms" / "pt-readiness.yaml"
     changed = tmp_path / "pt.yaml"
     changed.write_text(pt.read_text().replace("title: Outpatient", "title: Clinic", 1))
@@ -133,6 +136,7 @@ def test_backtest_prints_what_changes_and_writes_a_csv(
     capsys: pytest.CaptureFixture[str], use: Database, tmp_path: Path
 ) -> None:
     run(capsys, "forms", "push", ROOT / "forms", "--publish")
+    run(capsys, "templates", "push", ROOT / "forms" / "packets", "--publish")
     run(capsys, "rulesets", "push", ROOT / "rulesets", "--publish")
     text = (
         (ROOT / "rulesets" / "acme-commercial.yaml")
@@ -174,6 +178,7 @@ def test_backtest_on_the_last_stored_cases(
     from admin import cases
 
     run(capsys, "forms", "push", ROOT / "forms", "--publish")
+    run(capsys, "templates", "push", ROOT / "forms" / "packets", "--publish")
     run(capsys, "rulesets", "push", ROOT / "rulesets", "--publish")
     with use.transaction() as session:
         org = cases.organization(session)

@@ -28,6 +28,13 @@ def _forms(db: Database) -> None:
         store.push(session, "it@example.org", "form", store.files_of([str(ROOT / "forms")]), publish_now=True)
 
 
+def _templates(db: Database) -> None:
+    """The packet templates the shipped rulesets name, published (a ruleset goes live after them)."""
+    with db.transaction() as session:
+        packets = store.files_of([str(ROOT / "forms" / "packets")])
+        store.push(session, "it@example.org", "template", packets, publish_now=True)
+
+
 def _count(db: Database, model: type) -> int:
     with db.transaction() as session:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
@@ -35,6 +42,7 @@ def _count(db: Database, model: type) -> int:
 
 def test_a_push_stores_drafts_and_a_publish_makes_them_live(empty_db: Database) -> None:
     _forms(empty_db)
+    _templates(empty_db)
     with empty_db.transaction() as session:
         pushed = store.push(session, "it@example.org", "ruleset", [("acme.yaml", ACME)])
     assert [(p.slug, p.outcome, p.version) for p in pushed] == [("acme-commercial", "draft", None)]
@@ -45,6 +53,23 @@ def test_a_push_stores_drafts_and_a_publish_makes_them_live(empty_db: Database) 
     with empty_db.transaction() as session:
         decision = store.evaluator(session, "durable").evaluate(CASE, date(2026, 11, 20))
     assert decision["ruleset"]["id"] == "acme-commercial" and decision["ruleset"]["version"] == 4
+
+
+def test_a_ruleset_naming_a_packet_template_that_is_not_published_is_not_published(
+    empty_db: Database,
+) -> None:
+    with empty_db.transaction() as session:
+        store.push(session, "it", "form", store.files_of([str(ROOT / "forms")]), publish_now=True)
+        pushed = store.push(session, "it", "ruleset", [("acme.yaml", ACME)])
+    with pytest.raises(store.StoreError) as refused, empty_db.transaction() as session:
+        store.publish(session, "reviewer", pushed[0].version_id)
+    assert [p.message for p in refused.value.problems] == [
+        "packet template 'acme-drug-request' is not published",
+        "packet template 'acme-imaging-request' is not published",
+    ]
+    assert refused.value.problems[0].fix == (
+        "publish it first (priorauth templates push forms/packets --publish), then this ruleset"
+    )
 
 
 def test_pushing_the_same_files_again_changes_nothing(empty_db: Database) -> None:
@@ -74,6 +99,7 @@ def test_a_version_not_above_the_latest_is_published_as_latest_plus_one_and_says
     empty_db: Database,
 ) -> None:
     _forms(empty_db)
+    _templates(empty_db)
     with empty_db.transaction() as session:
         store.push(session, "it", "ruleset", [("acme.yaml", ACME)], publish_now=True)
     changed = ACME.replace("title: ", "title: Revised ", 1)  # still says version: 4
@@ -91,6 +117,7 @@ def test_a_version_not_above_the_latest_is_published_as_latest_plus_one_and_says
 
 def test_a_failed_publish_leaves_the_live_version_untouched(empty_db: Database) -> None:
     _forms(empty_db)
+    _templates(empty_db)
     with empty_db.transaction() as session:
         store.push(session, "it", "ruleset", [("acme.yaml", ACME)], publish_now=True)
         draft = store.save_draft(session, "analyst", "ruleset", ACME.replace("title: ", "title: New ", 1))
@@ -160,6 +187,7 @@ def test_illegal_transitions_say_what_the_version_is_and_what_the_action_takes(e
 
 def test_review_then_publish_then_retire_then_rollback(empty_db: Database) -> None:
     _forms(empty_db)
+    _templates(empty_db)
     with empty_db.transaction() as session:
         draft = store.save_draft(session, "ana", "ruleset", ACME)
         store.submit(session, "ana", draft.id)

@@ -87,6 +87,9 @@ def test_the_shipped_folder_publishes_both_years_in_version_order_and_again_chan
     # files_of sorts acme-commercial-2027.yaml before acme-commercial.yaml: the store must not care
     with empty_db.transaction() as session:
         store.push(session, "it", "form", store.files_of([str(ROOT / "forms")]), publish_now=True)
+        store.push(
+            session, "it", "template", store.files_of([str(ROOT / "forms" / "packets")]), publish_now=True
+        )
         first = store.push(
             session, "it", "ruleset", store.files_of([str(ROOT / "rulesets")]), publish_now=True
         )
