@@ -64,7 +64,8 @@ def index() -> Any:
     state = request.args.get("state") or None
     if state not in (None, *inbound.STATES):
         abort(400)
-    rows = inbound.inbox(session, org, state)
+    words = request.args.get("q", "").strip()[:200]
+    rows = inbound.inbox(session, org, state, words)
     references = {
         c.id: c.reference
         for c in session.query(Case).filter(Case.id.in_({r.case_id for r in rows if r.case_id}))
@@ -74,6 +75,7 @@ def index() -> Any:
         "faxes/index.html",
         rows=rows,
         state=state,
+        words=words,
         counts=counts,
         references=references,
         limit=documents.human_size(inbound.MAX_BYTES),

@@ -290,11 +290,15 @@ def find(session: Session, org: Organization, fax_id: int) -> InboundFax:
 
 
 def inbox(
-    session: Session, org: Organization, state: str | None = None, limit: int = 200
+    session: Session, org: Organization, state: str | None = None, words: str = "", limit: int = 200
 ) -> list[InboundFax]:
+    """The organization's faxes, newest first; `words`: only those whose text holds every word."""
     query = select(InboundFax).where(InboundFax.organization_id == org.id)
     if state:
         query = query.where(InboundFax.state == state)
+    for word in words.split()[:8]:
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(InboundFax.text.ilike(f"%{escaped}%", escape="\\"))
     return list(session.scalars(query.order_by(InboundFax.id.desc()).limit(limit)))
 
 

@@ -292,6 +292,10 @@ def test_a_coordinator_uploads_a_reply_checks_it_and_records_it(app: Any) -> Non
     )
     with client.get("/faxes/1/file") as response:
         assert response.data.startswith(b"%PDF-")
+    found = client.get("/faxes/?q=aut-55012+jane").get_data(as_text=True)
+    assert 'href="/faxes/1"' in found
+    none = client.get("/faxes/?q=AUT-99999").get_data(as_text=True)
+    assert 'href="/faxes/1"' not in none and "with “AUT-99999” in their text" in none
 
 
 def test_a_manager_sees_faxes_but_cannot_record_and_another_fax_id_is_not_found(app: Any) -> None:
