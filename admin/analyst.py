@@ -538,7 +538,7 @@ class Organizations(SecureModelView):
                     check_number(value)
                 except FaxError:
                     raise ValidationError(
-                        f"{column_label(self, field)}: write 7 to 15 digits, as +16145550199"
+                        f"{self.column_labels[field]}: write 7 to 15 digits, as +16145550199"
                     ) from None
             setattr(model, field, value or None)
         state = inspect(model)
@@ -548,10 +548,6 @@ class Organizations(SecureModelView):
             before[name] = history.deleted[0] if history.deleted else getattr(model, name)
         after = {name: getattr(model, name) for name in ("name", "fax_number", "phone")}
         audit.record(_db().scoped(), _actor(), "edit", "organization", model.slug, before, after)
-
-
-def column_label(view: Any, field: str) -> str:
-    return str(view.column_labels.get(field, field))
 
 
 class Audit(SecureModelView):

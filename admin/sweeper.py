@@ -39,8 +39,7 @@ class Periodic:
     def __init__(self, name: str, seconds: float, work: Callable[[], Any]) -> None:
         self.name, self.seconds, self.work = name, seconds, work
         self._stop = threading.Event()
-        self.rounds = 0  # rounds done (tests wait on `done_once`)
-        self.done_once = threading.Event()
+        self.done_once = threading.Event()  # set after the first round (tests wait on it)
         self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
     def _loop(self) -> None:
@@ -51,7 +50,6 @@ class Periodic:
                     log.info("%s: %s", self.name, done)
             except Exception as exc:  # background work must never take the server down
                 log.error("%s failed: %s", self.name, type(exc).__name__)
-            self.rounds += 1
             self.done_once.set()
             self._stop.wait(self.seconds)
 

@@ -32,7 +32,6 @@ from engine.forms import Form
 from engine.rulesets import PACKET_SECTIONS, Ruleset
 
 STANDARD_TEMPLATE = "standard-request"
-KINDS = ("draft", "final")
 #: documents that are the payer's own words back to the practice: never sent to the payer again
 NOT_SENT = frozenset({"payer-letter"})
 CONFIDENTIAL = (
