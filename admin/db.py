@@ -4,6 +4,7 @@
     with db.transaction() as session:    # commits, or rolls back everything on any error
         ...
     db.check_migrated()                  # raises NotMigrated naming `priorauth db upgrade`
+    with kept_with(session, path): ...   # a file written for a row: gone if the row does not land
 
 Alembic owns the schema (admin/migrations/); nothing here creates tables.
 """
@@ -98,6 +99,64 @@ class Database:
     def dispose(self) -> None:
         self.scoped.remove()
         self.engine.dispose()
+
+
+_NEW_FILES = "priorauth.new_files"
+
+
+@contextmanager
+def kept_with(session: Session, path: Path) -> Iterator[None]:
+    """A file just written for rows this session is adding: it stays only if they land.
+
+    An error inside the block deletes it at once; after the block it is deleted when the
+    transaction (or the savepoint it was written in) rolls back or ends without a commit, for
+    example when a later step of the same request fails. A commit keeps it. So no file on disk
+    is left without the row that names it (a packet's PDF, its fax TIFF, a document, a fax).
+    """
+    try:
+        yield
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    # the savepoint it was written in and every transaction around it (a finished savepoint
+    # forgets its parent, so the chain is taken now)
+    chain = []
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    while transaction is not None:
+        chain.append(transaction)
+        transaction = transaction.parent
+    if chain:  # else nothing to roll back: the rows are already in
+        session.info.setdefault(_NEW_FILES, []).append((path, tuple(chain)))
+
+
+@event.listens_for(Session, "after_commit")
+def _files_kept(session: Session) -> None:
+    if session.get_nested_transaction() is None:  # the outermost committed, not a savepoint released
+        session.info.pop(_NEW_FILES, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _files_rolled_back(session: Session, previous: Any) -> None:
+    _drop_files(session, previous)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _files_not_committed(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost one ended, and after_commit did not run
+        _drop_files(session, transaction)
+
+
+def _drop_files(session: Session, ended: Any) -> None:
+    pending = session.info.get(_NEW_FILES)
+    if not pending:
+        return
+    kept = []
+    for path, chain in pending:
+        if any(transaction is ended for transaction in chain):
+            path.unlink(missing_ok=True)
+        else:
+            kept.append((path, chain))
+    session.info[_NEW_FILES] = kept
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from admin import audit, cases
 from admin.config import instance_path
+from admin.db import kept_with
 from admin.models import utcnow
 from admin.models_cases import Case, CaseDocument
 from engine import lifecycle
@@ -211,7 +212,7 @@ def attach(
         name = secrets.token_hex(16) + ACCEPTED[media_type][1]
         os.replace(temp, folder / name)
     final = folder / name
-    try:
+    with kept_with(session, final):
         document = CaseDocument(
             case_id=case.id,
             type=type,
@@ -253,9 +254,6 @@ def attach(
                 "replaces": fact_id(old) if old is not None else None,
             },
         )
-    except BaseException:
-        final.unlink(missing_ok=True)
-        raise
     return document
 
 

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from admin import audit, cases, packets
 from admin.config import instance_path
+from admin.db import kept_with
 from admin.models import Payer, utcnow
 from admin.models_cases import Case
 from admin.models_packets import CasePacket, FaxJob
@@ -109,7 +110,7 @@ def send(
         key = f"{key}.try-{len(earlier) + 1}"
     try:
         service = make(provider_name)
-        tiff = _tiff(case, built.row, packet_root)
+        tiff = _tiff(session, case, built.row, packet_root)
         job = service.send(tiff, number, key)
     except FaxError as exc:
         if not exc.permanent:
@@ -284,10 +285,12 @@ def _number(session: Session, case: Case, given: str | None) -> str:
         raise cases.CaseError([("fax", str(exc))]) from None
 
 
-def _tiff(case: Case, row: CasePacket, root: Path | None) -> Path:
-    """The packet as a fax TIFF beside its PDF (made once per packet version)."""
+def _tiff(session: Session, case: Case, row: CasePacket, root: Path | None) -> Path:
+    """The packet as a fax TIFF beside its PDF (made once per packet version; gone with the
+    packet's row if that does not land)."""
     pdf = packets.open_packet(case, row, root=root)
     tiff = pdf.with_suffix(".tif")
     if not tiff.is_file():
-        to_fax_tiff(pdf, tiff)
+        with kept_with(session, tiff):
+            to_fax_tiff(pdf, tiff)
     return tiff

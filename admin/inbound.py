@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from admin import audit, cases, documents
 from admin.config import instance_path
+from admin.db import kept_with
 from admin.models import utcnow
 from admin.models_cases import Case, Organization
 from admin.models_packets import InboundFax
@@ -85,7 +86,7 @@ def ingest(
         name = secrets.token_hex(16) + documents.ACCEPTED[media_type][1]
         os.replace(temp, folder / name)
     stored = folder / name
-    try:
+    with kept_with(session, stored):
         text, method, trouble = "", "", ""
         try:
             found = read(stored)
@@ -128,9 +129,6 @@ def ingest(
                 "source": source,
             },
         )
-    except BaseException:
-        stored.unlink(missing_ok=True)
-        raise
     return fax
 
 

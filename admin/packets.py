@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from admin import audit, cases, documents, store
 from admin.config import instance_path
+from admin.db import kept_with
 from admin.models import Payer, utcnow
 from admin.models_cases import Case, CaseDocument, Organization
 from admin.models_packets import CasePacket
@@ -118,7 +119,7 @@ def build(
     except PacketRenderError as exc:
         raise cases.CaseError([("packet", str(exc))]) from None
     stored_as = _store(root or default_root(), case, rendered.pdf)
-    try:
+    with kept_with(session, (root or default_root()) / stored_as):
         row = CasePacket(
             case_id=case.id,
             version=(
@@ -159,9 +160,6 @@ def build(
                 "attachments": [a["id"] for a in contents["attachments"]],
             },
         )
-    except BaseException:
-        (root or default_root()).joinpath(stored_as).unlink(missing_ok=True)
-        raise
     return Built(row, False, packet)
 
 

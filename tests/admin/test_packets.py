@@ -229,12 +229,21 @@ def test_a_case_that_is_not_ready_is_not_faxed_and_a_fax_server_that_does_not_an
         def send(self, *args: Any) -> Any:
             raise FaxError("the fax server did not answer")
 
+    # the packet version built for it (PDF and fax TIFF) goes with the rolled-back request
+    root = tmp_path / "packets"
+    refused = pytest.raises(cases.CaseError, match=r"did not take the fax .*: try again")
+    with refused, db.transaction() as session:
+        case = _case(session)
+        faxes.send(session, case, "coo", "hylafax", make=lambda name: Down(), packet_root=root)
+    assert sorted(p.suffix for p in root.rglob("*") if p.is_file()) == []
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(FaxJob)) == 0
+        assert session.scalar(select(func.count()).select_from(CasePacket)) == 0
+    # and a request that lands keeps both
     with db.transaction() as session:
         case = _case(session)
-        with pytest.raises(cases.CaseError, match=r"did not take the fax .*: try again"):
-            faxes.send(session, case, "coo", "hylafax", make=lambda name: Down())
-        session.rollback()
-        assert session.scalar(select(func.count()).select_from(FaxJob)) == 0
+        faxes.send(session, case, "coo", "spool", packet_root=root)
+    assert sorted(p.suffix for p in root.rglob("*") if p.is_file()) == [".pdf", ".tif"]
 
 
 # -- the command line ------------------------------------------------------------------------------
