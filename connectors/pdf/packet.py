@@ -18,9 +18,12 @@ actions) comes along. What we write embeds no file and links nowhere outside the
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,17 +154,53 @@ def render_packet(
     template that fails) naming what failed."""
     composed = compose(packet, template, files, payer=payer, practice=practice)
     fetcher = SafeFetcher()
-    document = HTML(string=composed.html, base_url=BASE_URL, url_fetcher=fetcher).render()
-    # a packet embeds no file and links nowhere outside itself: <link rel=attachment> and
-    # <a rel=attachment> (even of a data: URL) and external links are dropped before writing
-    document.metadata.attachments = []
-    for page in document.pages:
-        page.links[:] = [link for link in page.links if link[0] == "internal"]
-    placed = _placeholders(document.pages, composed.attached)
-    pdf = document.write_pdf()
-    if placed:
-        pdf = lay_in(pdf, placed, composed.sources)
-    return Rendered(pdf, len(document.pages), hashlib.sha256(pdf).hexdigest(), tuple(fetcher.refused))
+    with fewer_collections():
+        document = HTML(string=composed.html, base_url=BASE_URL, url_fetcher=fetcher).render()
+        # a packet embeds no file and links nowhere outside itself: <link rel=attachment> and
+        # <a rel=attachment> (even of a data: URL) and external links are dropped before writing
+        document.metadata.attachments = []
+        for page in document.pages:
+            page.links[:] = [link for link in page.links if link[0] == "internal"]
+        placed = _placeholders(document.pages, composed.attached)
+        pdf = document.write_pdf()
+        pages = len(document.pages)
+        del document
+        if placed:
+            pdf = lay_in(pdf, placed, composed.sources)
+    return Rendered(pdf, pages, hashlib.sha256(pdf).hexdigest(), tuple(fetcher.refused))
+
+
+#: young objects allowed between two collections while a packet is laid out (Python's default: 700)
+LAYOUT_GC_THRESHOLD = 20_000
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, int, int] | None = None
+
+
+@contextmanager
+def fewer_collections(threshold: int = LAYOUT_GC_THRESHOLD) -> Iterator[None]:
+    """Python's cycle collector runs less often while a packet is laid out.
+
+    WeasyPrint builds a box tree of hundreds of thousands of objects that all live until the PDF
+    is written; at the default threshold the collector walks them again every 700 allocations,
+    which is about a tenth of the reference packet's time (benchmarks/README.md). The threshold
+    is process-wide, so it is raised while any render runs (threads counted) and put back when
+    the last one ends, errors included; garbage is still collected, in bigger steps.
+    """
+    global _gc_users, _gc_saved
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(max(threshold, _gc_saved[0]), _gc_saved[1], _gc_saved[2])
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0 and _gc_saved is not None:
+                gc.set_threshold(*_gc_saved)
+                _gc_saved = None
 
 
 def _placeholders(pages: Any, attached: tuple[_Attached, ...]) -> dict[int, tuple[str, int]]:
