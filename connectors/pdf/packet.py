@@ -4,12 +4,14 @@
     rendered.pdf, rendered.pages, rendered.sha256
 
 One WeasyPrint pass lays out the cover, the request form, the answers and the checklist, and one
-empty placeholder page per page of every attached document. Because the placeholders are in the
-same document, `counter(pages)` is the whole packet's page count and `target-counter()` gives
-the checklist the packet page each document starts on, with no second pass. The placeholders
-carry the page's stamps (reference, "Page N of M", DRAFT) and nothing else; each document page
-(a PDF page, or an image frame made a PDF page with Pillow) is then scaled into the placeholder's
-content box and laid *under* it with pypdf, so the stamps stay on top and legible.
+empty placeholder page per page of every attached document. Then one pypdf pass finishes it:
+each document page (a PDF page, or an image frame made a PDF page with Pillow) is scaled into its
+placeholder's content box and laid *under* it; every page gets its stamps (reference, "Page N of
+M", DRAFT, an attached page's label) on top; and the page numbers the cover and the checklist
+give (the page count, the packet page each document starts on) are written into the room the
+layout left for them. Stamps and numbers come after layout because WeasyPrint's own way (margin
+boxes, `counter(pages)`, `target-counter()`) costs about a sixth of the reference packet's time
+(connectors/pdf/stamps.py, benchmarks/README.md).
 
 A document page brings only its drawing: its annotations (links, form fields, JavaScript
 actions) are dropped, and nothing of the source document's catalog (embedded files, open
@@ -22,7 +24,7 @@ import gc
 import hashlib
 import io
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,7 @@ from pypdf.generic import (
 from weasyprint import HTML
 
 from connectors.pdf.fetcher import BASE_URL, SafeFetcher
+from connectors.pdf.stamps import StampError, Text, draw
 from connectors.pdf.templates import PacketTemplate, TemplateRenderError, context, render_request, us_date
 from engine.packets import Packet
 
@@ -52,6 +55,13 @@ MAX_FRAMES = 2000
 #: the content box of an attached page, in points from each edge: top, right, bottom, left
 ATTACHED_MARGINS = (40.0, 25.0, 32.0, 25.0)
 _PAGE_CSS = "@page attachment {{ margin: {}pt {}pt {}pt {}pt; }}".format(*ATTACHED_MARGINS)
+#: where the stamps go on every page, in points: baselines from the top and bottom edges, and the
+#: inset from the left and right edges (inside every page's margins, clear of an attached page)
+STAMP_TOP, STAMP_BOTTOM, STAMP_INSET = 30.0, 22.0, 43.2
+#: the size of the page numbers written into .pageref boxes: the cover's count, the checklist's pages
+PAGEREF_SIZES = {"total": 11.0, "page": 9.5}
+CONFIDENTIAL = "Confidential: protected health information"
+DRAFT = "DRAFT: not for submission"
 
 
 class PacketRenderError(Exception):
@@ -91,6 +101,8 @@ class Composed:
     html: str
     sources: Mapping[str, list[PageObject]]
     attached: tuple[_Attached, ...]
+    #: each .pageref box: its id -> (the anchor whose page it gives, None for the page count; size)
+    refs: Mapping[str, tuple[str | None, float]]
 
 
 def compose(
@@ -125,21 +137,28 @@ def compose(
         )
     except TemplateRenderError as exc:
         raise PacketRenderError(str(exc)) from None
+    refs: dict[str, tuple[str | None, float]] = {}
+
+    def pageref(target: str | None, size: float) -> Markup:
+        ref = f"pageref-{len(refs) + 1}"
+        refs[ref] = (target, size)
+        return Markup(f'<span class="pageref" id="{ref}"></span>')
+
     html = _LAYOUT_ENV.get_template("packet.html").render(
         packet=packet,
         request_html=request_html,
-        stamp="DRAFT: not for submission" if packet.kind == "draft" else f"To {packet.cover.to}",
         attachments=attached if "documents" in packet.sections else [],
         titles={a.id: a.title for a in attached},
         anchors={a.id: a.anchor for a in attached},
-        end_on_attachment=bool(attached) and packet.sections[-1] == "documents",
+        total_pages=lambda: pageref(None, PAGEREF_SIZES["total"]),
+        page_of=lambda anchor: pageref(anchor, PAGEREF_SIZES["page"]),
         page_css=Markup(_PAGE_CSS),
         # the analyst's CSS as written (not HTML-escaped: `a > b` must stay), with "</" broken so
         # nothing in it can close the <style> element; in CSS `<\/` is the same two characters
         template_css=Markup(template.css.replace("</", "<\\/")),
     )
     shown = tuple(attached) if "documents" in packet.sections else ()
-    return Composed(html, sources, shown)
+    return Composed(html, sources, shown, refs)
 
 
 def render_packet(
@@ -162,12 +181,68 @@ def render_packet(
         for page in document.pages:
             page.links[:] = [link for link in page.links if link[0] == "internal"]
         placed = _placeholders(document.pages, composed.attached)
+        texts = _furniture(document.pages, packet, composed, placed)
         pdf = document.write_pdf()
         pages = len(document.pages)
         del document
-        if placed:
-            pdf = lay_in(pdf, placed, composed.sources)
+        try:
+            pdf = _finish(pdf, placed, composed.sources, texts)
+        except StampError as exc:
+            raise PacketRenderError(str(exc)) from None
     return Rendered(pdf, pages, hashlib.sha256(pdf).hexdigest(), tuple(fetcher.refused))
+
+
+def _furniture(
+    pages: Any, packet: Packet, composed: Composed, placed: Mapping[int, tuple[str, int]]
+) -> dict[int, list[Text]]:
+    """What is written on each page after layout: its stamps, and the page numbers in its
+    .pageref boxes (anchors are in CSS px from the top left corner; PDF points are 3/4 of one)."""
+    total = len(pages)
+    starts = {anchor: index + 1 for index, page in enumerate(pages) for anchor in page.anchors}
+    by_id = {item.id: item for item in composed.attached}
+    stamp = DRAFT if packet.kind == "draft" else f"To {packet.cover.to}"
+    texts: dict[int, list[Text]] = {}
+    for index, page in enumerate(pages):
+        width, height = page.width * 0.75, page.height * 0.75
+        top, right = height - STAMP_TOP, width - STAMP_INSET
+        if index in placed:
+            doc_id, number = placed[index]
+            item = by_id[doc_id]
+            corner = f"Attachment {item.number}: {item.title} ({item.id}), page {number + 1} of {item.pages}"
+        else:
+            corner = stamp
+        items = [
+            Text(f"Ref. {packet.reference}", STAMP_INSET, top, 8, gray=0.2),
+            Text(corner, right, top, 8, bold=True, align="right", gray=0.2),
+            Text(CONFIDENTIAL, STAMP_INSET, STAMP_BOTTOM, 7, gray=0.333),
+            Text(f"Page {index + 1} of {total}", right, STAMP_BOTTOM, 9, bold=True, align="right"),
+        ]
+        if packet.kind == "draft":
+            items.append(Text(DRAFT, width / 2, STAMP_BOTTOM, 9, bold=True, align="center", red=True))
+        for ref, (target, size) in composed.refs.items():
+            box = page.anchors.get(ref)
+            if box is None or (target is not None and target not in starts):
+                continue  # not on this page (or hidden by a template's CSS)
+            number = total if target is None else starts[target]
+            # an empty inline-block sits on the baseline: its bottom edge is where the digits stand
+            items.append(Text(str(number), box[0] * 0.75, height - box[3] * 0.75, size))
+        texts[index] = items
+    return texts
+
+
+def _finish(
+    pdf: bytes,
+    placed: Mapping[int, tuple[str, int]],
+    sources: Mapping[str, list[PageObject]],
+    texts: Mapping[int, Sequence[Text]],
+) -> bytes:
+    """One pypdf pass: the attached pages laid in under their placeholders, the texts on top."""
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    _lay_in(writer, placed, sources)
+    draw(writer, texts)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 #: young objects allowed between two collections while a packet is laid out (Python's default: 700)
@@ -225,13 +300,19 @@ def _placeholders(pages: Any, attached: tuple[_Attached, ...]) -> dict[int, tupl
 def lay_in(
     pdf: bytes, placed: Mapping[int, tuple[str, int]], sources: Mapping[str, list[PageObject]]
 ) -> bytes:
+    """The attached pages laid in and nothing else (the benchmark times this step alone)."""
+    return _finish(pdf, placed, sources, {})
+
+
+def _lay_in(
+    writer: PdfWriter, placed: Mapping[int, tuple[str, int]], sources: Mapping[str, list[PageObject]]
+) -> None:
     """Each attached page scaled into its placeholder's content box, under the stamps.
 
     The document page becomes a Form XObject (its content streams as they are, its resources, its
     crop box as the clip) that the placeholder draws first, through one `cm`: no content stream
     is parsed or rewritten (pypdf's merge_page does both, at about 6 pages a second here).
     """
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
     top, right, bottom, left = ATTACHED_MARGINS
     for index, (doc_id, number) in placed.items():
         base = writer.pages[index]
@@ -255,8 +336,8 @@ def lay_in(
         xobjects[NameObject(f"/PriorauthAttached{index}")] = form
         resources[NameObject("/XObject")] = xobjects
         base[NameObject("/Resources")] = resources
-        draw = DecodedStreamObject()
-        draw.set_data(
+        underneath = DecodedStreamObject()
+        underneath.set_data(
             (
                 f"q {scale:.6f} 0 0 {scale:.6f} {x:.3f} {y:.3f} cm {_ROTATE[turn](width, height)} cm "
                 f"1 0 0 1 {-llx:.3f} {-lly:.3f} cm /PriorauthAttached{index} Do Q\n"
@@ -270,10 +351,7 @@ def lay_in(
             if isinstance(contents.get_object(), ArrayObject)
             else [contents]
         )
-        base[NameObject("/Contents")] = ArrayObject([writer._add_object(draw), *existing])
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+        base[NameObject("/Contents")] = ArrayObject([writer._add_object(underneath), *existing])
 
 
 #: the matrix that turns a page's content the way its /Rotate shows it (clockwise), into a box

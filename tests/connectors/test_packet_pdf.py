@@ -151,6 +151,32 @@ def test_the_packet_reads_in_the_order_reviewers_expect_with_every_page_stamped(
     start = pages.index(next(p for p in pages if "SIGNED ORDER sheet 1" in p)) + 1
     assert f"Signed MRI order (DOC-1): packet page {start}" in flat
     assert f"Office visit note (DOC-2): packet page {start + 2}" in flat
+    # every font is in the file (a fax server or a payer's viewer substitutes nothing)
+    path = tmp_path / "fonts.pdf"
+    path.write_bytes(rendered.pdf)
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+    assert {line.split()[-5] for line in fonts.splitlines()[2:]} == {"yes"}
+
+
+@needs_poppler
+def test_the_page_numbers_written_after_layout_stand_on_their_lines(shipped, attachments, tmp_path):
+    path = tmp_path / "packet.pdf"
+    path.write_bytes(_render(shipped, attachments).pdf)
+    boxes = subprocess.run(
+        ["pdftotext", "-bbox", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    pages = boxes.split("<page ")[1:]
+    checklist = next(p for p in pages if ">requires,<" in p)
+    words = [
+        (line.split(">")[1].split("<")[0], float(line.split('yMax="')[1].split('"')[0]))
+        for line in checklist.splitlines()
+        if line.strip().startswith("<word")
+    ]
+    pairs = [(words[i + 1][1], words[i + 2]) for i, w in enumerate(words[:-2]) if w[0] == "packet"]
+    assert len(pairs) == 4  # two checklist rows, two rows of the enclosed documents
+    for page_word_bottom, (number, number_bottom) in pairs:
+        assert number.isdigit()
+        assert abs(number_bottom - page_word_bottom) < 0.5  # the digits sit on the same baseline
 
 
 @needs_poppler
