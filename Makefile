@@ -9,10 +9,11 @@ PYTHON ?= $(shell for p in python3.12 python3.11 python3; do \
 STAMP := $(VENV)/.installed
 # Debian packages the project needs, installed with apt-get (as root or through sudo) when missing:
 # chromium for the browser tests (Playwright drives it; its own browser download cannot work here);
-# pango and fonts for WeasyPrint (packets); ghostscript for fax TIFFs; tesseract for faxed replies;
-# poppler-utils (pdftotext, pdftoppm) and libtiff-tools (tiffinfo) to read packets back in tests.
+# pango and fonts for WeasyPrint (packets; fontconfig's fc-match finds the stamps' font); ghostscript
+# for fax TIFFs; tesseract for faxed replies; poppler-utils (pdftotext, pdftoppm, pdffonts) and
+# libtiff-tools (tiffinfo) to read packets back in tests.
 DEBIAN_PACKAGES := chromium ghostscript tesseract-ocr tesseract-ocr-eng poppler-utils libtiff-tools \
-                   fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0
+                   fonts-dejavu-core fontconfig libpango-1.0-0 libpangoft2-1.0-0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # browser libraries for the admin pages (CodeMirror), from the npm registry, never copied in
 ASSETS := admin/assets/node_modules/.package-lock.json

@@ -270,6 +270,13 @@ def _check_css(css: str, first: int, error: Any) -> None:
         if node.type == "error":
             what = _CSS_WORDS.get(node.message, node.message)
             error(first + node.source_line - 1, f"CSS: {what}", "fix the rule")
+        elif node.type == "at-rule" and node.lower_at_keyword == "page":
+            # the stamps are written at set places in every page's margins (connectors/pdf/stamps.py)
+            error(
+                first + node.source_line - 1,
+                "CSS: an @page rule (the page size, margins and stamps are the packet's, the same for every payer)",
+                "remove the @page rule; style the form's own elements instead",
+            )
 
 
 def sample_context() -> dict[str, Any]:

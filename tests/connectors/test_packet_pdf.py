@@ -334,6 +334,15 @@ def test_a_template_mistake_is_named_at_its_line(html, line, message):
     assert problem.message == message
 
 
+def test_a_template_may_not_set_the_pages_that_carry_the_stamps():
+    text = "template: margins\nversion: 1\ntitle: Margins\nhtml: <p>ok</p>\ncss: |\n  h1 { color: #000 }\n  @page { margin: 0.2in }\n"
+    with pytest.raises(LoadError) as refused:
+        load_template(text, "margins.yaml")
+    problem = refused.value.problems[0]
+    assert (problem.file, problem.line) == ("margins.yaml", 7)
+    assert problem.message.startswith("CSS: an @page rule")
+
+
 def test_a_template_whose_css_hides_the_attached_pages_is_refused_when_rendered(shipped, attachments):
     hidden = dataclasses.replace(shipped[3], css=".attachment-page { display: none }")
     with pytest.raises(PacketRenderError, match="hides attached pages"):
