@@ -145,13 +145,18 @@ def _font_file(bold: bool) -> str:
     if fc_match is None:
         raise StampError("fontconfig's fc-match is not installed: install fontconfig and fonts-dejavu-core")
     pattern = f"{FAMILY}:style={'Bold' if bold else 'Book'}"
-    found = subprocess.run(
-        [fc_match, "--format=%{family}\n%{file}", pattern],
-        capture_output=True,
-        text=True,
-        timeout=20,
-        check=False,
-    )
+    try:
+        found = subprocess.run(
+            [fc_match, "--format=%{family}\n%{file}", pattern],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise StampError(
+            f"fontconfig's fc-match did not answer ({type(exc).__name__}): check fontconfig"
+        ) from None
     family, _, path = found.stdout.partition("\n")
     if found.returncode != 0 or FAMILY not in family.split(",") or not path.endswith(".ttf"):
         raise StampError(f"the {FAMILY} font is not installed: install fonts-dejavu-core")
