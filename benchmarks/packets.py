@@ -4,6 +4,7 @@ process pool, beside Chromium's page.pdf() on the same HTML, in one run (see ben
     .venv/bin/python benchmarks/packets.py             # the full run (about a minute)
     .venv/bin/python benchmarks/packets.py --quick     # fewer runs, a smoke run
     .venv/bin/python benchmarks/packets.py --keep DIR  # also write the reference packet (PDF, TIFF) there
+    valgrind --tool=callgrind .venv/bin/python benchmarks/packets.py --renders 2   # instructions, with --renders 0
 
 The reference packet: a cover sheet, a request form, the readiness answers, a medication history
 and a visit-notes table that span pages, and the checklist: 12 pages that WeasyPrint lays out,
@@ -242,7 +243,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer runs, for a smoke run")
     parser.add_argument("--runs", type=int, help="timed runs per row (default 9; 3 with --quick)")
     parser.add_argument("--keep", metavar="DIR", help="write the reference packet (PDF and TIFF) here")
+    parser.add_argument(
+        "--renders",
+        type=int,
+        metavar="N",
+        help="only set up, render twice to warm, then N more times; nothing timed (run it under "
+        "valgrind --tool=callgrind with N=0 and N=2: half the difference is one packet's instructions)",
+    )
     args = parser.parse_args(argv)
+    if args.renders is not None:
+        with tempfile.TemporaryDirectory(prefix="priorauth-bench-") as folder:
+            (Path(folder) / "order.pdf").write_bytes(attachment_pdf(1))
+            (Path(folder) / "notes.pdf").write_bytes(attachment_pdf(9))
+            setup(folder)
+            for number in range(2 + args.renders):
+                render_once(number)
+        return 0
     runs = args.runs or (3 if args.quick else 9)
     cores = os.cpu_count() or 1
     from connectors.fax.tiff import to_fax_tiff

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from benchmarks import packets
 
 
@@ -17,3 +19,8 @@ def test_the_reference_and_the_typical_packet_render_as_described(tmp_path: Path
     assert sum(a.document.pages for a in reference.attachments) == 10
     assert packets.render_once() == 21  # 11 laid out, 10 attached
     assert packets.render_typical() == 14  # the shipped ACME form: 4 laid out, 10 attached
+
+
+def test_the_instruction_count_mode_renders_and_times_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    assert packets.main(["--renders", "0"]) == 0
+    assert capsys.readouterr().out == ""  # nothing printed, nothing written to results/
