@@ -108,7 +108,7 @@ def reference_facts() -> dict[str, Any]:
     ]
     facts["clinical"]["visits"] = [
         {"date": f"2026-{n % 10 + 1:02d}-{n % 27 + 1:02d}", "by": f"Dr. Clinician {n % 5}", "note": NOTE}
-        for n in range(52)
+        for n in range(60)
     ]
     return facts
 
