@@ -46,6 +46,7 @@ from pypdf.generic import (
 from weasyprint import HTML
 
 from connectors.pdf.fetcher import BASE_URL, SafeFetcher
+from connectors.pdf.pages import add_drawing, add_resources
 from connectors.pdf.stamps import StampError, Text, draw
 from connectors.pdf.templates import PacketTemplate, TemplateRenderError, context, render_request, us_date
 from engine.packets import Packet
@@ -327,31 +328,17 @@ def _lay_in(
         scale = min(room_w / shown_w, room_h / shown_h)
         x = left + (room_w - shown_w * scale) / 2
         y = bottom + (room_h - shown_h * scale) / 2
-        form = writer._add_object(_form(writer, source))
-        # WeasyPrint's pages share one resources dictionary: each page gets its own copy
-        shared = base.get("/Resources")
-        resources = DictionaryObject(shared.get_object()) if shared is not None else DictionaryObject()
-        xobjects = resources.get("/XObject")
-        xobjects = DictionaryObject(xobjects.get_object()) if xobjects is not None else DictionaryObject()
-        xobjects[NameObject(f"/PriorauthAttached{index}")] = form
-        resources[NameObject("/XObject")] = xobjects
-        base[NameObject("/Resources")] = resources
-        underneath = DecodedStreamObject()
-        underneath.set_data(
-            (
+        add_resources(
+            base, "/XObject", {f"/PriorauthAttached{index}": writer._add_object(_form(writer, source))}
+        )
+        add_drawing(
+            writer,
+            base,
+            under=(
                 f"q {scale:.6f} 0 0 {scale:.6f} {x:.3f} {y:.3f} cm {_ROTATE[turn](width, height)} cm "
                 f"1 0 0 1 {-llx:.3f} {-lly:.3f} cm /PriorauthAttached{index} Do Q\n"
-            ).encode("ascii")
+            ).encode("ascii"),
         )
-        contents = base.get("/Contents")
-        existing = (
-            []
-            if contents is None
-            else list(contents.get_object())
-            if isinstance(contents.get_object(), ArrayObject)
-            else [contents]
-        )
-        base[NameObject("/Contents")] = ArrayObject([writer._add_object(underneath), *existing])
 
 
 #: the matrix that turns a page's content the way its /Rotate shows it (clockwise), into a box

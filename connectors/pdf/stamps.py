@@ -37,6 +37,8 @@ from pypdf.generic import (
     NumberObject,
 )
 
+from connectors.pdf.pages import add_drawing, add_resources
+
 FAMILY = "DejaVu Sans"
 _UNDEFINED = (0x81, 0x8D, 0x8F, 0x90, 0x9D)  # no character in cp1252
 #: the codes a simple font over WinAnsiEncoding shows: 32-126 and 128-255 where cp1252 has a character
@@ -173,7 +175,7 @@ def draw(writer: PdfWriter, texts: Mapping[int, Sequence[Text]]) -> None:
         if not items:
             continue
         page = writer.pages[index]
-        _use_fonts(page, {faces[bold].name: ref for bold, ref in refs.items()})
+        add_resources(page, "/Font", {faces[bold].name: ref for bold, ref in refs.items()})
         lines = []
         for item in items:
             face = faces[item.bold]
@@ -185,15 +187,7 @@ def draw(writer: PdfWriter, texts: Mapping[int, Sequence[Text]]) -> None:
                 f"BT {face.name} {item.size:g} Tf {color} 1 0 0 1 {x:.2f} {item.y:.2f} Tm <{encoded.hex()}> Tj ET"
             )
         # what the page draws is wrapped in q ... Q: WeasyPrint leaves its y-down matrix set
-        before, after = DecodedStreamObject(), DecodedStreamObject()
-        before.set_data(b"q\n")
-        after.set_data(("Q\n" + "\n".join(lines) + "\n").encode("ascii"))
-        contents = page.get("/Contents")
-        drawn = None if contents is None else contents.get_object()
-        existing = [] if drawn is None else list(drawn) if isinstance(drawn, ArrayObject) else [contents]
-        page[NameObject("/Contents")] = ArrayObject(
-            [writer._add_object(before), *existing, writer._add_object(after)]
-        )
+        add_drawing(writer, page, under=b"q\n", over=("Q\n" + "\n".join(lines) + "\n").encode("ascii"))
 
 
 def _embed(writer: PdfWriter, face: Face) -> IndirectObject:
@@ -230,15 +224,3 @@ def _embed(writer: PdfWriter, face: Face) -> IndirectObject:
             }
         )
     )
-
-
-def _use_fonts(page: DictionaryObject, fonts: Mapping[str, IndirectObject]) -> None:
-    """Name the stamp fonts in the page's resources (its own copy: WeasyPrint's pages share one)."""
-    shared = page.get("/Resources")
-    resources = DictionaryObject(shared.get_object()) if shared is not None else DictionaryObject()
-    current = resources.get("/Font")
-    table = DictionaryObject(current.get_object()) if current is not None else DictionaryObject()
-    for name, ref in fonts.items():
-        table[NameObject(name)] = ref
-    resources[NameObject("/Font")] = table
-    page[NameObject("/Resources")] = resources
